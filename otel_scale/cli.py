@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any, TextIO
 
 import click
@@ -88,6 +90,98 @@ def demo(timeout: float) -> None:
         raise click.ClickException(
             f"{len(result.missing)} startup trace(s) did not arrive: {', '.join(result.missing)}"
         )
+
+
+def _speed(value: str) -> float | None:
+    if value == "max":
+        return None
+    try:
+        speed = float(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is neither a number nor 'max'") from None
+    if not speed > 0:
+        raise click.BadParameter("must be positive")
+    return speed
+
+
+def _listen(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit():
+        raise click.BadParameter(f"{value!r} is not HOST:PORT")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+@main.command()
+@click.option("--platform", "platform_name", type=click.Choice(["sim", "local"]), default="sim", show_default=True)
+@click.option("--profile", default="fargate-linux-spot", show_default=True, help="Built-in profile name or .toml path.")
+@click.option("--from", "from_count", type=int, default=0, show_default=True, help="Containers running before t0.")
+@click.option("--to", "to_count", type=int, required=True, help="Containers asked for at t0.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the planned timeline.")
+@click.option(
+    "--speed",
+    default=None,
+    help="Virtual seconds per real second, or 'max'. Default: max for sim, 60 for local.",
+)
+@click.option(
+    "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"), show_default=True
+)
+@click.option(
+    "--otlp-endpoint",
+    default=None,
+    help="Send spans to this OTLP/HTTP endpoint (e.g. a collector) instead of the embedded receiver; "
+    "OTEL_EXPORTER_OTLP_HEADERS is honoured.",
+)
+@click.option("--listen", default="127.0.0.1:0", show_default=True, help="HOST:PORT of the embedded OTLP receiver.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def run(
+    platform_name: str,
+    profile: str,
+    from_count: int,
+    to_count: int,
+    seed: int,
+    speed: str | None,
+    out_dir: Path,
+    otlp_endpoint: str | None,
+    listen: str,
+    quiet: bool,
+) -> None:
+    """Scale a platform from --from to --to containers and collect every container's startup trace."""
+    from otel_scale.runner import Scenario, ScenarioError, run_scale
+    from otel_scale.sinks.sender import parse_headers
+
+    scenario = Scenario(
+        platform=platform_name,
+        profile=profile,
+        from_count=from_count,
+        to_count=to_count,
+        seed=seed,
+        speed=_speed(speed) if speed is not None else (None if platform_name == "sim" else 60.0),
+    )
+    headers = None
+    if otlp_endpoint is not None:
+        headers = parse_headers(
+            os.environ.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS") or os.environ.get("OTEL_EXPORTER_OTLP_HEADERS", "")
+        )
+    from otel_scale.progress import ProgressDisplay
+
+    display = ProgressDisplay(enabled=not quiet)
+    try:
+        with display:
+            result = run_scale(
+                scenario,
+                out_dir,
+                otlp_endpoint=otlp_endpoint,
+                otlp_headers=headers,
+                listen=_listen(listen),
+                progress=display.update,
+            )
+    except ScenarioError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(display.summary(result))
+    if result.status == "interrupted":
+        sys.exit(130)
+    if not result.complete:
+        sys.exit(1)
 
 
 def _wait_for_interrupt() -> None:

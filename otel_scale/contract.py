@@ -82,5 +82,17 @@ METADATA_OK: Final = "ok"  # metadata read and every field we use was valid
 METADATA_ABSENT: Final = "absent"  # not on a platform that publishes metadata (no endpoint variable)
 METADATA_ERROR: Final = "error"  # endpoint failed, or answered with something we could not fully use
 
-# Instrumentation scope of the scenario span.
+# Which platform produced a container's trace: "sim", "local", "ecs", ... (set by the runner on every container).
+BENCHMARK_PLATFORM: Final = "benchmark.platform"
+
+# --- the scale.scenario span (t0) --------------------------------------------------------------------------
+# It starts at t0 (the instant the scale-out was requested) and ends when the run stopped waiting.
 SCENARIO_SCOPE_NAME: Final = "otel_scale.scenario"
+SCENARIO_SERVICE_NAME: Final = "otel-scale"
+SCALE_PLATFORM: Final = "scale.platform"
+SCALE_PROFILE: Final = "scale.profile"
+SCALE_FROM: Final = "scale.from"  # containers running before t0
+SCALE_TO: Final = "scale.to"  # containers asked for
+SCALE_EXPECTED: Final = "scale.expected"  # new startup traces expected: to - from
+SCALE_SEED: Final = "scale.seed"
+SCALE_SPEED: Final = "scale.speed"  # virtual seconds per real second; 0 = as fast as possible

@@ -20,7 +20,8 @@ class ProbeProcess:
     """One probe child process. `env` is added to (and overrides) this process's environment."""
 
     def __init__(self, env: Mapping[str, str], python: str = sys.executable, cwd: Path = REPO_ROOT) -> None:
-        full_env = {**os.environ, "PORT": "0", "PYTHONUNBUFFERED": "1", **env}
+        # The port is learnt from the probe's INFO line "serving on ...": keep INFO visible.
+        full_env = {**os.environ, "PORT": "0", "PYTHONUNBUFFERED": "1", **env, "PROBE_LOG_LEVEL": "INFO"}
         self.started_monotonic = time.monotonic()
         self.popen = subprocess.Popen(
             [python, "-m", "probe"],
