@@ -72,9 +72,9 @@ def emulate_ecs(host: str, port: int, kind: str, count: int, tasks_file: TextIO 
         _wait_for_interrupt()
 
 
-@main.command()
+@main.command("probe-demo")
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for all startup traces.")
-def demo(timeout: float) -> None:
+def probe_demo(timeout: float) -> None:
     """Run real probes against emulated ECS metadata and print the startup traces they emit.
 
     Starts an ECS metadata emulator (Fargate Linux, Fargate Windows and EC2 task shapes), an embedded OTLP/HTTP
@@ -90,6 +90,306 @@ def demo(timeout: float) -> None:
         raise click.ClickException(
             f"{len(result.missing)} startup trace(s) did not arrive: {', '.join(result.missing)}"
         )
+
+
+@main.command()
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the runs and the report go (default: runs/demo-<time>).",
+)
+@click.option("--style", type=click.Choice(["xkcd", "default"]), default="xkcd", show_default=True)
+def demo(out_dir: Path | None, style: str) -> None:
+    """Replay the published 2022 scaling story on the simulated fleet, analyse it, and write the report.
+
+    Fargate Linux Spot 5 -> 10,000; Windows 0 -> 3,200; Windows with mirrored base layers 0 -> 3,200.
+    No Go, no Docker, no cloud: everything runs here.
+    """
+    from datetime import UTC, datetime
+
+    from otel_scale.analysis.engine import AnalysisError
+    from otel_scale.runner import ScenarioError
+    from otel_scale.story import run_story
+
+    out = out_dir or Path("runs") / f"demo-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+    try:
+        result = run_story(out, echo=click.echo, style=style)
+    except (ScenarioError, AnalysisError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("")
+    click.echo("What the runs say:")
+    for finding in result.findings:
+        click.echo(f"  - {finding}")
+    click.echo("")
+    click.echo(
+        f"Report: {out / 'report' / 'report.html'}  (charts, summary.json, startups as CSV and Parquet beside it)"
+    )
+    click.echo(
+        f'Ask your own questions:  otel-scale query {out} "SELECT os_type ... FROM startups"'.replace(
+            "os_type ...", '\\"os.type\\", count(*), quantile_cont(pull_s, 0.95)'
+        ).replace("FROM startups", "FROM startups GROUP BY 1")
+    )
+    click.echo(f"({result.wall_s:.0f} s)")
+
+
+def _open(source: Path, strict: bool) -> Any:
+    from otel_scale.analysis.engine import Analysis, AnalysisError
+    from otel_scale.analysis.load import StrictLoadError
+
+    try:
+        analysis = Analysis.open(source, strict=strict)
+    except (AnalysisError, StrictLoadError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from None
+    report = analysis.report
+    if report.get("bad_lines"):
+        click.echo(f"warning: {report['bad_lines']} unreadable line(s) skipped, e.g. {report['problems'][0]}", err=True)
+    return analysis
+
+
+def _print_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> None:
+    if fmt == "json":
+        click.echo(json.dumps([dict(zip(columns, row, strict=True)) for row in rows], indent=2, default=str))
+        return
+    if fmt == "csv":
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows(rows)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(*columns, show_lines=False)
+    for row in rows:
+        table.add_row(*("" if v is None else f"{v:,.3f}" if isinstance(v, float) else str(v) for v in row))
+    Console(width=max(120, 14 * len(columns))).print(table)
+
+
+RUN_ARG = click.argument("run", type=click.Path(exists=True, path_type=Path))
+FORMAT_OPT = click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
+)
+STRICT_OPT = click.option("--strict", is_flag=True, help="Fail on the first unreadable line instead of skipping it.")
+RUN_ID_OPT = click.option("--run-id", default=None, help="Which run, when the data holds several ('all': together).")
+
+
+@main.command()
+@RUN_ARG
+@click.option("--by", default=None, help="Comma-separated attributes to break phases down by.")
+@FORMAT_OPT
+@STRICT_OPT
+@RUN_ID_OPT
+def analyze(run: Path, by: str | None, fmt: str, strict: bool, run_id: str | None) -> None:
+    """Scale curve, phase percentiles and what explains slow pulls, for a run directory or any span files."""
+    from otel_scale.analysis.answers import DEFAULT_BY, explain, phase_percentiles, scale_curve
+    from otel_scale.analysis.engine import AnalysisError
+
+    with _open(run, strict) as analysis:
+        try:
+            curve = scale_curve(analysis, run_id)
+            stats = phase_percentiles(analysis, by=by.split(",") if by else DEFAULT_BY, run_id=run_id or curve.run_id)
+            explanation = explain(analysis, run_id=run_id or curve.run_id)
+        except AnalysisError as exc:
+            raise click.ClickException(str(exc)) from None
+        if fmt == "json":
+            click.echo(
+                json.dumps(
+                    {
+                        "load": analysis.report,
+                        "scale_curve": curve.as_dict(),
+                        "phases": [s.__dict__ for s in stats],
+                        "explain": {
+                            "condition": explanation.condition,
+                            "top": [
+                                {
+                                    "attribute": a.attribute,
+                                    "score": a.score,
+                                    "values": [v.__dict__ for v in a.values[:5]],
+                                }
+                                for a in explanation.attributes[:5]
+                            ],
+                        },
+                    },
+                    indent=2,
+                    default=str,
+                )
+            )
+            return
+        r = analysis.report
+        click.echo(
+            f"{r['spans']:,} spans from {len(r['files'])} file(s); {r['duplicate_spans']:,} duplicates dropped; "
+            f"{r['bad_lines']:,} unreadable lines{' (cached)' if analysis.cached else ''}"
+        )
+        c = curve.as_dict()
+        click.echo(
+            f"run {curve.run_id}: {curve.ready:,} of {curve.target:,} containers ready"
+            + ("" if curve.target_known else " (target unknown: counted what arrived)")
+        )
+        click.echo(
+            "  time to first {}  50% {}  90% {}  99% {}  100% {}".format(
+                *(
+                    "-" if c[k] is None else f"{c[k]:,.1f} s"
+                    for k in (
+                        "time_to_first_s",
+                        "time_to_50pct_s",
+                        "time_to_90pct_s",
+                        "time_to_99pct_s",
+                        "time_to_100pct_s",
+                    )
+                )
+            )
+        )
+        click.echo(
+            f"  start rate: mean {c['mean_start_rate_per_s'] or 0:,.1f}/s, "
+            f"peak {c['peak_start_rate_per_s'] or 0:,.1f}/s (10 s window)"
+        )
+        keys = list(stats[0].group) if stats else []
+        _print_rows(
+            [*keys, "phase", "count", "mean", "p50", "p90", "p95", "p99", "max"],
+            [(*s.group.values(), s.phase, s.count, s.mean, s.p50, s.p90, s.p95, s.p99, s.max) for s in stats],
+            fmt,
+        )
+        _print_explanation(explanation, 3)
+
+
+def _print_explanation(explanation: Any, top: int) -> None:
+    click.echo(
+        f"What sets {explanation.selected:,} startups ({explanation.condition}) apart from the other "
+        f"{explanation.baseline:,} (min support {explanation.min_support}):"
+    )
+    for a in explanation.attributes[:top]:
+        if a.kind == "numeric":
+            detail = f"median {a.selected_median:.3g} vs {a.baseline_median:.3g}"
+        else:
+            detail = ", ".join(f"{v.value} {v.selected_share:.0%} vs {v.baseline_share:.0%}" for v in a.values[:3])
+        click.echo(f"  {a.score:5.3f}  {a.attribute}: {detail}")
+
+
+@main.command("explain")
+@RUN_ARG
+@click.option("--where", default=None, help="SQL condition over the startups view (default: pull_s > the run's P95).")
+@click.option("--min-support", type=int, default=None, help="Ignore values seen fewer times in the selection.")
+@click.option("--top", type=int, default=10, show_default=True)
+@STRICT_OPT
+@RUN_ID_OPT
+def explain_cmd(
+    run: Path, where: str | None, min_support: int | None, top: int, strict: bool, run_id: str | None
+) -> None:
+    """Which attributes set a selection of startups apart from the rest (BubbleUp-style)."""
+    from otel_scale.analysis.answers import explain
+    from otel_scale.analysis.engine import AnalysisError
+
+    with _open(run, strict) as analysis:
+        try:
+            _print_explanation(explain(analysis, where=where, run_id=run_id, min_support=min_support), top)
+        except AnalysisError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@main.command()
+@RUN_ARG
+@click.argument("sql")
+@FORMAT_OPT
+@STRICT_OPT
+def query(run: Path, sql: str, fmt: str, strict: bool) -> None:
+    """Any SQL over the `spans`, `startups` and `runs` views (attribute columns have dotted names: quote them)."""
+    from otel_scale.analysis.engine import AnalysisError
+
+    with _open(run, strict) as analysis:
+        try:
+            columns, rows = analysis.query(sql)
+        except AnalysisError as exc:
+            raise click.ClickException(f"query failed: {exc}") from None
+        _print_rows(columns, rows, fmt)
+
+
+@main.command()
+@click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@FORMAT_OPT
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Also write the overlaid scale curves (PNG) here.",
+)
+@click.option("--style", type=click.Choice(["default", "xkcd"]), default="default", show_default=True)
+def compare(runs: tuple[Path, ...], fmt: str, out_dir: Path | None, style: str) -> None:
+    """Several runs side by side: time to first/50/90/99/100 %, start rates, pull P50/P95."""
+    from otel_scale.analysis.engine import AnalysisError
+    from otel_scale.report import analyse_run, chart_scale_curves
+
+    sections = []
+    for path in runs:
+        with _open(path, False) as analysis:
+            try:
+                for info in analysis.runs():
+                    sections.append(analyse_run(analysis, info.run_id))
+            except AnalysisError as exc:
+                raise click.ClickException(f"{path}: {exc}") from None
+    columns = [
+        "run",
+        "target",
+        "ready",
+        "first s",
+        "50% s",
+        "90% s",
+        "99% s",
+        "100% s",
+        "mean/s",
+        "peak/s",
+        "pull p50",
+        "pull p95",
+    ]
+    rows = []
+    for s in sections:
+        pulls = [p for p in s.phases if p.phase == "pull"]
+        rows.append(
+            (
+                s.label,
+                s.curve.target,
+                s.curve.ready,
+                s.curve.time_to_first_s,
+                *s.curve.time_to.values(),
+                s.curve.mean_start_rate,
+                s.curve.peak_start_rate,
+                pulls[0].p50 if len(pulls) == 1 else None,
+                pulls[0].p95 if len(pulls) == 1 else None,
+            )
+        )
+    _print_rows(columns, rows, fmt)
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        chart_scale_curves(sections, out_dir / "scale-curves.png", style)
+        click.echo(f"chart: {out_dir / 'scale-curves.png'}", err=True)
+
+
+@main.command()
+@click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Default: <run>/analysis for one run directory, else ./report.",
+)
+@click.option("--style", type=click.Choice(["default", "xkcd"]), default="default", show_default=True)
+@STRICT_OPT
+def report(runs: tuple[Path, ...], out_dir: Path | None, style: str, strict: bool) -> None:
+    """Charts (PNG), a self-contained report.html, summary.json and the startups as CSV and Parquet."""
+    from otel_scale.analysis.engine import AnalysisError
+    from otel_scale.analysis.load import StrictLoadError
+    from otel_scale.report import write_report
+
+    target = out_dir or (runs[0] / "analysis" if len(runs) == 1 and (runs[0] / "run.json").exists() else Path("report"))
+    try:
+        write_report(list(runs), target, style=style, strict=strict)
+    except (AnalysisError, StrictLoadError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"report: {target / 'report.html'}")
 
 
 def _speed(value: str) -> float | None:

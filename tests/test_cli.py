@@ -15,7 +15,8 @@ from otel_scale.cli import main
 def test_help_lists_the_commands() -> None:
     result = CliRunner().invoke(main, ["--help"])
     assert result.exit_code == 0
-    assert "demo" in result.output and "emulate-ecs" in result.output
+    for command in ("demo", "probe-demo", "emulate-ecs", "run", "analyze", "explain", "query", "compare", "report"):
+        assert command in result.output
 
 
 def test_version() -> None:
@@ -23,9 +24,9 @@ def test_version() -> None:
 
 
 @pytest.mark.slow
-def test_demo_runs_real_probes_and_prints_their_traces() -> None:
+def test_probe_demo_runs_real_probes_and_prints_their_traces() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "otel_scale.cli", "demo"], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "otel_scale.cli", "probe-demo"], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr + result.stdout
     out = result.stdout

@@ -98,13 +98,17 @@ def test_timestamps_end_at_now(sim_run: Any) -> None:
     assert sim_run.t0_ns + int(run["platform"]["virtual_duration_s"] * 1e9) >= max(ends) - 1_000_000_000
 
 
-def test_the_same_seed_gives_the_same_containers(tmp_path: Path) -> None:
+def test_the_same_seed_gives_the_same_timeline_with_ids_of_its_own(tmp_path: Path) -> None:
     a = run_scale(Scenario("sim", "ec2-linux", 0, 50, seed=5), tmp_path)
     b = run_scale(Scenario("sim", "ec2-linux", 0, 50, seed=5), tmp_path)
     assert a.run_id != b.run_id
-    ids = [sorted(r[c.AWS_ECS_TASK_ID] for r, s in spans_of(x.run_dir) if s["name"] == c.SPAN_STARTUP) for x in (a, b)]
-    assert ids[0] == ids[1]
     assert a.headline() == b.headline()
+    for key in (c.AWS_ECS_TASK_ID,):
+        ids = [{r[key] for r, s in spans_of(x.run_dir) if s["name"] == c.SPAN_STARTUP} for x in (a, b)]
+        assert len(ids[0]) == len(ids[1]) == 50
+        assert not ids[0] & ids[1]  # two runs never share task ids ...
+    traces = [{s["traceId"] for _, s in spans_of(x.run_dir)} for x in (a, b)]
+    assert not traces[0] & traces[1]  # ... nor trace ids
 
 
 def test_virtual_time_replays_at_the_asked_speed(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ The ramp policy is one method, `launch_schedule`: ECS's rate limits as token buc
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import random
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ class PlannedTask:
     app_init_s: float
     clock_error_bound_ms: float | None
     clock_synchronized: bool
+    clock_skew_s: float = 0.0  # the container's clock error when it stamps "ready": within the published bound
 
     @property
     def pull_started_s(self) -> float:
@@ -52,6 +54,11 @@ class FleetPlan:
     @property
     def duration_s(self) -> float:
         return max((t.ready_s for t in self.tasks), default=0.0)
+
+    def assign_task_ids(self, run_id: str) -> None:
+        """Give every task an id unique to this run: the same seed replays the same timeline, never the same ids."""
+        for task in self.tasks:
+            task.task_id = hashlib.blake2b(f"{run_id}/{task.task_id}".encode(), digest_size=16).hexdigest()
 
 
 class TokenBucket:
@@ -133,6 +140,7 @@ def plan_fleet(profile: Profile, count: int, seed: int) -> FleetPlan:
                 app_init_s=profile.app_init_s.sample(rng),
                 clock_error_bound_ms=bound,
                 clock_synchronized=rng.random() >= profile.clock_unsynchronized_probability,
+                clock_skew_s=rng.gauss(0.0, (bound or 0.0) / 3) / 1000.0,
             )
         )
     return FleetPlan(tasks=tasks, failed_launches=failures)

@@ -61,6 +61,8 @@ class LocalPlatform(Platform):
         return None  # real time
 
     def start(self, context: RunContext) -> None:
+        assert self.plan is not None
+        self.plan.assign_task_ids(context.run_id)
         self._t0_wall = time.monotonic()
         self._spawner = threading.Thread(target=self._spawn_all, args=(context,), name="local-spawner", daemon=True)
         self._spawner.start()

@@ -68,7 +68,7 @@ class SimPlatform(Platform):
         return now_ns + int((real - duration) * NS)
 
     def start(self, context: RunContext) -> None:
-        self._require_plan()
+        self._require_plan().assign_task_ids(context.run_id)
         self._context = context
         self._started_wall = time.monotonic()
         self._thread = threading.Thread(target=self._emit_all, name="sim-emitter", daemon=True)
@@ -131,7 +131,7 @@ class SimPlatform(Platform):
         assert context is not None
         tasks = sorted(self._require_plan().tasks, key=lambda t: t.ready_s)
         sender = OtlpHttpSender(context.endpoint, context.headers, retry_budget_s=self.export_retry_s)
-        rng = random.Random(self.seed ^ 0x5EED)
+        rng = random.Random(f"{self.seed}/{context.run_id}")  # trace and span ids: unique to this run
         try:
             i = 0
             while i < len(tasks) and not self._stop.is_set():
@@ -176,8 +176,7 @@ class SimPlatform(Platform):
         status: contract.MetadataStatus = contract.METADATA_ERROR if problems else contract.METADATA_OK
         reading = MetadataReading(status=status, task=parsed, problems=tuple(problems))
         # The probe's own clock stamps "ready"; it is off by up to the published error bound.
-        skew_ns = int(rng.gauss(0.0, (task.clock_error_bound_ms or 0.0) / 3) * 1_000_000)
-        ready_ns = t0 + int(task.ready_s * NS) + skew_ns
+        ready_ns = t0 + int((task.ready_s + task.clock_skew_s) * NS)
         plan = plan_startup(reading, process_started_ns=started_ns + PROCESS_START_LAG_NS, ready_ns=ready_ns)
         resource: dict[str, AttributeValue] = {contract.SERVICE_NAME: contract.DEFAULT_SERVICE_NAME}
         resource.update(container_attributes(reading, self.host))
