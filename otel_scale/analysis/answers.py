@@ -351,27 +351,31 @@ def _categorical(
 def _numeric(
     analysis: Analysis, column: str, flag: str, run_where: str, params: list[Any]
 ) -> AttributeExplanation | None:
-    _, rows = analysis.query(
-        f"SELECT {q(column)}, {flag} FROM startups WHERE {run_where} AND {q(column)} IS NOT NULL", params
-    )
-    selected = sorted(r[0] for r in rows if r[1])
-    baseline = sorted(r[0] for r in rows if not r[1])
-    if len(selected) < 5 or len(baseline) < 5 or selected[0] == selected[-1] == baseline[0] == baseline[-1]:
+    import numpy as np
+
+    try:
+        arrays = analysis.con.execute(
+            f"SELECT {q(column)}::DOUBLE AS v, {flag} AS f FROM startups WHERE {run_where} AND {q(column)} IS NOT NULL",
+            params,
+        ).fetchnumpy()
+    except Exception as exc:  # duckdb.Error; a column that does not cast to a number is not numeric
+        raise AnalysisError(str(exc)) from None
+    values, flags = np.asarray(arrays["v"], dtype=float), np.asarray(arrays["f"], dtype=bool)
+    selected, baseline = np.sort(values[flags]), np.sort(values[~flags])
+    if len(selected) < 5 or len(baseline) < 5 or (selected[0] == selected[-1] == baseline[0] == baseline[-1]):
         return None
     # Kolmogorov-Smirnov: the largest gap between the two empirical distribution functions.
-    i = j = 0
-    ks = 0.0
-    for x in sorted(set(selected) | set(baseline)):
-        while i < len(selected) and selected[i] <= x:
-            i += 1
-        while j < len(baseline) and baseline[j] <= x:
-            j += 1
-        ks = max(ks, abs(i / len(selected) - j / len(baseline)))
+    grid = np.concatenate([selected, baseline])
+    gap = np.abs(
+        np.searchsorted(selected, grid, side="right") / len(selected)
+        - np.searchsorted(baseline, grid, side="right") / len(baseline)
+    )
     return AttributeExplanation(
         column,
         "numeric",
-        ks,
+        float(gap.max()),
         [],
-        selected_median=selected[len(selected) // 2],
-        baseline_median=baseline[len(baseline) // 2],
+        selected_median=float(np.median(selected)),
+        baseline_median=float(np.median(baseline)),
+        coverage=len(selected) / max(1, int(flags.sum()) + 0),
     )

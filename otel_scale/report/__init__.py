@@ -104,7 +104,7 @@ def chart_scale_curves(sections: Sequence[RunSection], path: Path, style: str = 
         ax.set_ylabel("containers ready")
         ax.set_title("Containers ready over time")
         ax.grid(alpha=0.3)
-        ax.legend(loc="lower right")
+        ax.legend(loc="upper left")
         fig.tight_layout()
         fig.savefig(path, dpi=110)
         plt.close(fig)
