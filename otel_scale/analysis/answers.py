@@ -296,7 +296,7 @@ def explain(
             continue
         flag = f"coalesce(({where}), false)"
         if type_ in ("DOUBLE", "BIGINT", "INTEGER", "FLOAT") and column not in ("status_code",):
-            explanation = _numeric(analysis, column, flag, run_where, params)
+            explanation = _numeric(analysis, column, flag, run_where, params, selected)
         elif type_ in ("VARCHAR", "BOOLEAN", "TINYINT") or type_.endswith("[]"):
             explanation = _categorical(
                 analysis, column, flag, run_where, params, selected, baseline, support, max_categories
@@ -349,7 +349,7 @@ def _categorical(
 
 
 def _numeric(
-    analysis: Analysis, column: str, flag: str, run_where: str, params: list[Any]
+    analysis: Analysis, column: str, flag: str, run_where: str, params: list[Any], selected_total: int
 ) -> AttributeExplanation | None:
     import numpy as np
 
@@ -377,5 +377,5 @@ def _numeric(
         [],
         selected_median=float(np.median(selected)),
         baseline_median=float(np.median(baseline)),
-        coverage=len(selected) / max(1, int(flags.sum()) + 0),
+        coverage=len(selected) / max(1, selected_total),
     )

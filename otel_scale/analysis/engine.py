@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -25,27 +25,12 @@ from typing import Any
 import duckdb
 
 from otel_scale import contract
-from otel_scale.analysis.load import LoadReport, load_files, span_files
+from otel_scale.analysis.load import SPAN_FIELDS, LoadReport, iter_parts, span_files
 
 CACHE_VERSION = "2"  # bump when the schema below changes: old caches are rebuilt
 CACHE_DIR = ".otel-scale"
 
-FIXED_SPAN_COLUMNS = (
-    "trace_id",
-    "span_id",
-    "parent_span_id",
-    "name",
-    "kind",
-    "start_ns",
-    "end_ns",
-    "status_code",
-    "status_message",
-    "scope_name",
-    "link_trace_id",
-    "link_span_id",
-    "resource_row",
-    "file_order",
-)
+FIXED_SPAN_COLUMNS = SPAN_FIELDS  # the loader's own columns; everything else in span_table is an attribute
 # Attributes every analysis refers to: present as (possibly all-NULL) columns even when no span has them.
 HOT_RESOURCE = (
     contract.SERVICE_NAME,
@@ -124,8 +109,7 @@ class Analysis:
             Path(tmp).unlink(missing_ok=True)
         con = duckdb.connect(tmp)
         try:
-            raw_spans, resources, report = load_files(files, strict=strict)
-            summary = _build(con, raw_spans, resources, report, run_file)
+            summary = _build(con, iter_parts(files, report, strict=strict), report, run_file)
             con.execute("CREATE TABLE _meta (key VARCHAR, value VARCHAR)")
             con.executemany(
                 "INSERT INTO _meta VALUES (?, ?)", [("fingerprint", fingerprint), ("report", json.dumps(summary))]
@@ -191,19 +175,21 @@ def _cache_path(source: Path) -> Path:
 
 
 def _build(
-    con: duckdb.DuckDBPyConnection, raw_spans: Any, resources: Any, report: LoadReport, run_file: Path | None
+    con: duckdb.DuckDBPyConnection, parts: Iterator[tuple[Any, Any]], report: LoadReport, run_file: Path | None
 ) -> dict[str, Any]:
-    if raw_spans.num_rows == 0:
+    """Insert the decoded parts one at a time (memory stays bounded), then deduplicate and build the views."""
+    created = False
+    for spans, resources in parts:
+        _append(con, "raw_spans", spans, created)
+        _append(con, "resources", resources, created)
+        created = True
+    if not created or report.spans == 0:
         raise AnalysisError(f"no spans could be read ({report.bad_lines} unreadable lines: {report.problems[:3]})")
-    con.register("raw_spans_arrow", raw_spans)
-    con.register("resources_arrow", resources)
-    con.execute("CREATE TABLE resources AS SELECT * FROM resources_arrow")
     con.execute(
-        "CREATE TABLE span_table AS SELECT * FROM raw_spans_arrow "
+        "CREATE TABLE span_table AS SELECT * FROM raw_spans "
         "QUALIFY row_number() OVER (PARTITION BY trace_id, span_id ORDER BY file_order) = 1"
     )
-    con.unregister("raw_spans_arrow")
-    con.unregister("resources_arrow")
+    con.execute("DROP TABLE raw_spans")
     resource_columns = _columns(con, "resources")
     for key in HOT_RESOURCE:
         if key not in resource_columns:
@@ -219,6 +205,29 @@ def _build(
     summary = asdict(report)
     summary.update(duplicate_spans=report.spans - deduplicated, distinct_spans=deduplicated)
     return summary
+
+
+_NUMERIC = {"BIGINT", "DOUBLE", "INTEGER", "TINYINT"}
+
+
+def _append(con: duckdb.DuckDBPyConnection, table: str, part: Any, exists: bool) -> None:
+    """Add an Arrow part to `table`: new attribute keys become new columns, conflicting types widen."""
+    con.register("part_arrow", part)
+    try:
+        if not exists:
+            con.execute(f"CREATE TABLE {table} AS SELECT * FROM part_arrow")
+            return
+        have = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {table})").fetchall())
+        incoming = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE part_arrow)").fetchall())
+        for name, type_ in incoming.items():
+            if name not in have:
+                con.execute(f"ALTER TABLE {table} ADD COLUMN {q(name)} {type_}")
+            elif have[name] != type_ and not (have[name] == "DOUBLE" and type_ in _NUMERIC):
+                wider = "DOUBLE" if {have[name], type_} <= _NUMERIC else "VARCHAR"
+                con.execute(f"ALTER TABLE {table} ALTER {q(name)} TYPE {wider}")
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM part_arrow")
+    finally:
+        con.unregister("part_arrow")
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:

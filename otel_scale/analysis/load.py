@@ -6,9 +6,10 @@ file-exporter output, rotated (`traces-0001.jsonl`, `…-2026-01-01T00-00-00.000
 number, never fatal unless `strict`. The flattening keeps every attribute: each distinct key becomes a typed
 column (string, integer, double, boolean, string list; anything else as JSON text).
 
-Output: two Arrow tables — `raw_spans` (one row per span as read, duplicates included, with the index of its
-resource) and `resources` (one row per `resourceSpans` entry) — that `otel_scale.analysis.engine` turns into
-the DuckDB database behind the `spans` and `startups` views.
+Output: parts of two Arrow tables, in input order — spans (one row per span as read, duplicates included,
+with the index of its resource) and resources (one row per `resourceSpans` entry) — that
+`otel_scale.analysis.engine` inserts one at a time into the DuckDB database behind the `spans` and
+`startups` views.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ import io
 import itertools
 import multiprocessing
 import os
+from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -337,43 +339,36 @@ PARALLEL_MIN_BYTES = 64 * 1024 * 1024  # below this, worker processes cost more 
 PIECE_BYTES = 128 * 1024 * 1024
 
 
-def load_files(
-    files: list[Path], strict: bool = False, workers: int | None = None
-) -> tuple[pa.Table, pa.Table, LoadReport]:
-    """Decode and flatten every span of `files`. Returns (raw_spans, resources, report).
+def iter_parts(
+    files: list[Path], report: LoadReport, strict: bool = False, workers: int | None = None
+) -> Iterator[tuple[pa.Table, pa.Table]]:
+    """Decode and flatten every span of `files`, yielding (spans, resources) parts in input order.
 
     Large inputs are cut into pieces (at line boundaries) decoded by `workers` processes (default: one per
-    core); results are merged in input order, so deduplication keeps the first copy read either way.
+    core), at most `workers + 1` pieces in flight, so memory stays bounded whatever the input size. Resource
+    rows and read order are made global across parts; `report` accumulates as parts arrive.
     """
     total = sum(p.stat().st_size for p in files)
     workers = workers or os.cpu_count() or 1
-    report = LoadReport(files=[str(p) for p in files])
+    report.files = [str(p) for p in files]
     if workers == 1 or total < PARALLEL_MIN_BYTES:
-        parts = [_load_pieces(plan_pieces(files, total + 1), strict)]
+        parts: Iterator[tuple[pa.Table, pa.Table, LoadReport]] = iter(
+            [_load_pieces(plan_pieces(files, total + 1), strict)]
+        )
     else:
         pieces = plan_pieces(files, min(PIECE_BYTES, max(1, total // (2 * workers))))
-        context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
-        try:
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                parts = list(pool.map(_load_pieces, [[p] for p in pieces], [strict] * len(pieces)))
-        except BrokenProcessPool:
-            # Workers cannot start from some hosts (an interactive __main__ without a file): decode here.
-            parts = [_load_pieces(pieces, strict)]
-    span_tables, resource_tables = [], []
+        parts = _parallel(pieces, strict, workers)
     resource_offset = 0
     for index, (spans, resources, part) in enumerate(parts):
-        # Resource rows and read order are local to each part: make them global.
-        span_tables.append(
+        yield (
             spans.set_column(
                 spans.schema.get_field_index("resource_row"),
                 "resource_row",
                 pc.add(spans["resource_row"], resource_offset),
             ).set_column(
                 spans.schema.get_field_index("file_order"), "file_order", pc.add(spans["file_order"], index << 40)
-            )
-        )
-        resource_tables.append(
-            resources.set_column(0, "resource_row", pc.add(resources["resource_row"], resource_offset))
+            ),
+            resources.set_column(0, "resource_row", pc.add(resources["resource_row"], resource_offset)),
         )
         resource_offset += resources.num_rows
         report.lines += part.lines
@@ -381,6 +376,37 @@ def load_files(
         report.problems.extend(part.problems[: max(0, 20 - len(report.problems))])
         report.spans += part.spans
         report.resources += part.resources
+
+
+def _parallel(pieces: list[Piece], strict: bool, workers: int) -> Iterator[tuple[pa.Table, pa.Table, LoadReport]]:
+    context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
+    done = 0
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            pending: deque[Future[tuple[pa.Table, pa.Table, LoadReport]]] = deque()
+            queue = iter(pieces)
+            for piece in itertools.islice(queue, workers + 1):
+                pending.append(pool.submit(_load_pieces, [piece], strict))
+            while pending:
+                result = pending.popleft().result()
+                for piece in itertools.islice(queue, 1):
+                    pending.append(pool.submit(_load_pieces, [piece], strict))
+                done += 1
+                yield result
+    except BrokenProcessPool:
+        # Workers cannot start from some hosts (an interactive __main__ without a file): decode the rest here.
+        yield _load_pieces(pieces[done:], strict)
+
+
+def load_files(
+    files: list[Path], strict: bool = False, workers: int | None = None
+) -> tuple[pa.Table, pa.Table, LoadReport]:
+    """All of `iter_parts` at once: (raw_spans, resources, report). For small inputs and tests."""
+    report = LoadReport()
+    span_tables, resource_tables = [], []
+    for spans, resources in iter_parts(files, report, strict, workers):
+        span_tables.append(spans)
+        resource_tables.append(resources)
     return _concat(span_tables), _concat(resource_tables), report
 
 

@@ -17,6 +17,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from otel_scale.profiles import Profile
+
 
 @dataclass(frozen=True)
 class RunContext:
@@ -66,3 +68,20 @@ class Platform(ABC):
     def describe(self) -> dict[str, object]:
         """Facts about the platform for run.json."""
         return {"name": self.name}
+
+
+class PlannedPlatform(Platform):
+    """A platform that replays a profile's planned timeline (sim, local): shares what run.json says of it."""
+
+    profile: Profile
+    seed: int
+    speed: float | None
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "profile": self.profile.name,
+            "profile_file": str(self.profile.source),
+            "seed": self.seed,
+            "speed": self.speed,
+        }

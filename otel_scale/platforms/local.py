@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from otel_scale import contract
 from otel_scale.emulator.ecs import EcsMetadataEmulator
-from otel_scale.platforms.base import Observation, Platform, RunContext
+from otel_scale.platforms.base import Observation, PlannedPlatform, RunContext
 from otel_scale.platforms.fleet import FleetPlan, PlannedTask, emulated_task, plan_fleet
 from otel_scale.probe_process import ProbeProcess
 from otel_scale.profiles import Profile
@@ -26,8 +26,9 @@ NS = 1_000_000_000
 MAX_SPEED = 600.0
 
 
-class LocalPlatform(Platform):
+class LocalPlatform(PlannedPlatform):
     name = "local"
+    speed: float  # always a number here: "as fast as possible" is MAX_SPEED
 
     def __init__(
         self, profile: Profile, seed: int = 0, speed: float | None = 60.0, max_starting: int | None = None
@@ -177,12 +178,7 @@ class LocalPlatform(Platform):
             return self._probes + self._baseline
 
     def describe(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "profile": self.profile.name,
-            "profile_file": str(self.profile.source),
-            "seed": self.seed,
-            "speed": self.speed,
+        return super().describe() | {
             "max_starting": self.max_starting,
             "probes_started": self._launched,
             "failed_launches": 0,

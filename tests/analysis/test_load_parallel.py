@@ -56,3 +56,23 @@ def test_parallel_load_equals_sequential(big: Path, monkeypatch: pytest.MonkeyPa
 
     assert joined(spans_2, resources_2) == joined(spans_1, resources_1)
     assert spans_2["file_order"].to_pylist() == sorted(spans_2["file_order"].to_pylist())
+
+
+def test_parts_with_different_attributes_widen_in_the_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from otel_scale.analysis.engine import Analysis
+    from tests.analysis.test_engine import attr
+
+    first = container(1, "az-a", 10.0)
+    first["resource"]["attributes"].append(attr("build", 7))
+    second = container(2, "az-b", 20.0)
+    second["resource"]["attributes"] += [attr("build", "7b"), attr("only.later", 1.5)]
+    path = tmp_path / "traces.jsonl"
+    path.write_bytes(line(scenario(expected=2), first) + b"\n" * 30_000 + line(second))
+    monkeypatch.setattr(load, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(load, "PIECE_BYTES", 20_000)
+    with Analysis.open(tmp_path, cache=False) as a:
+        columns = a.columns("startups")
+        assert columns["build"] == "VARCHAR"  # int in one part, text in the other
+        assert columns["only.later"] == "DOUBLE"
+        _, rows = a.query('SELECT "aws.ecs.task.id", build, "only.later" FROM startups ORDER BY 1')
+        assert rows == [("task1", "7", None), ("task2", "7b", 1.5)]
