@@ -138,6 +138,19 @@ def prepare_run_dir(out_dir: Path, run_id: str) -> Path:
     return run_dir
 
 
+def _versions() -> dict[str, str | None]:
+    """Versions of what produced the run, for comparing runs made months apart."""
+    from importlib import metadata
+
+    out: dict[str, str | None] = {"python": sys.version.split()[0], "otel-scale": __version__}
+    for package in ("opentelemetry-sdk", "opentelemetry-proto", "flask"):
+        try:
+            out[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            out[package] = None
+    return out
+
+
 def write_run_file(run_dir: Path, doc: Mapping[str, Any]) -> None:
     tmp = run_dir / f".{RUN_FILE}.tmp"
     tmp.write_text(json.dumps(doc, indent=2, default=str) + "\n")
@@ -170,6 +183,7 @@ def run_scale(
         "status": "preparing",
         "scenario": asdict(scenario) | {"expected_containers": scenario.expected},
         "otel_scale_version": __version__,
+        "versions": _versions(),
         "host": {
             "hostname": socket.gethostname(),
             "python": sys.version.split()[0],

@@ -54,6 +54,7 @@ def test_complete_run_directory(sim_run: Any) -> None:
     assert run["completeness"]["requests_rejected"] == 0
     assert run["t0_unix_nano"] == sim_run.t0_ns
     assert run["otel_scale_version"] and run["host"]["cpus"]
+    assert run["versions"]["opentelemetry-sdk"].startswith("1.") and run["versions"]["python"].startswith("3.")
     assert run["headline"]["time_to_100pct_s"] > run["headline"]["time_to_50pct_s"] > run["headline"]["time_to_first_s"]
     assert run["span_files"] == ["spans/traces.jsonl"]
 
