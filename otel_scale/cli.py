@@ -260,7 +260,13 @@ def _print_explanation(explanation: Any, top: int) -> None:
         f"What sets {explanation.selected:,} startups ({explanation.condition}) apart from the other "
         f"{explanation.baseline:,} (min support {explanation.min_support}):"
     )
-    for a in explanation.attributes[:top]:
+    shown = [a for a in explanation.attributes[:top] if a.score > 0]
+    if not shown:
+        click.echo(
+            f"  nothing stands out: no attribute value occurs at least {explanation.min_support} times in the "
+            "selection with a different share than in the rest (try a wider --where or a lower --min-support)"
+        )
+    for a in shown:
         if a.kind == "numeric":
             detail = f"median {a.selected_median:.3g} vs {a.baseline_median:.3g}"
         else:
@@ -465,6 +471,12 @@ def run(
     from otel_scale.progress import ProgressDisplay
 
     display = ProgressDisplay(enabled=not quiet)
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt  # the runner's Ctrl-C path: tear down, keep what arrived, mark run.json
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):  # a `kill`, or the terminal closing
+        signal.signal(sig, stop)
     try:
         with display:
             result = run_scale(

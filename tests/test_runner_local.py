@@ -55,7 +55,8 @@ def test_teardown_stops_everything_even_mid_run(tmp_path: Path) -> None:
     assert all(p.popen.poll() is not None for p in platform.processes)
 
 
-def test_ctrl_c_mid_run_keeps_what_arrived_and_leaves_no_orphans(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_mid_run_keeps_what_arrived_and_leaves_no_orphans(tmp_path: Path, stop_signal: int) -> None:
     before = probe_pids()
     cmd = [
         sys.executable,
@@ -82,7 +83,7 @@ def test_ctrl_c_mid_run_keeps_what_arrived_and_leaves_no_orphans(tmp_path: Path)
             break
         time.sleep(0.2)
     assert spans_file is not None, "no traces arrived"
-    runner.send_signal(signal.SIGINT)
+    runner.send_signal(stop_signal)
     out, err = runner.communicate(timeout=60)
     assert runner.returncode == 130, err
     assert "interrupted" in out

@@ -167,7 +167,8 @@ def write_report(
             ids = [run_id] if run_id else [r.run_id for r in analysis.runs()]
             for rid in ids:
                 section = analyse_run(analysis, rid)
-                stem = _slug(section.label if len(ids) == 1 and len(sources) == 1 else f"{section.label}-{rid}")
+                unique = (len(ids) == 1 and len(sources) == 1) or section.label == rid
+                stem = _slug(section.label if unique else f"{section.label}-{rid}")
                 heatmap_file = f"pull-heatmap-{stem}.png"
                 chart_pull_heatmap(analysis, section, out_dir / heatmap_file, style)
                 section.charts["pull heatmap"] = heatmap_file

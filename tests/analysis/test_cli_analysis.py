@@ -65,6 +65,12 @@ def test_explain_with_a_condition(run_dir: Path) -> None:
     assert c.CLOUD_AVAILABILITY_ZONE in result.stdout.splitlines()[1]
 
 
+def test_explain_says_when_nothing_stands_out(run_dir: Path) -> None:
+    result = cli("explain", str(run_dir), "--where", "pull_s > 1e9 OR trace_id = (SELECT min(trace_id) FROM startups)")
+    assert result.returncode == 0, result.stderr
+    assert "nothing stands out" in result.stdout
+
+
 def test_compare_and_report(run_dir: Path, tmp_path: Path) -> None:
     other = run_scale(Scenario("sim", "fargate-windows-mirrored", 0, 300, seed=4), tmp_path).run_dir
     result = cli("compare", str(run_dir), str(other), "--format", "json", "--out", str(tmp_path / "cmp"))
