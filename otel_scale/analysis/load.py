@@ -18,6 +18,7 @@ import gc
 import gzip
 import io
 import itertools
+import json
 import multiprocessing
 import os
 from collections import deque
@@ -139,19 +140,26 @@ class _Sparse:
         return out
 
 
+_ARROW_KEEP = (pa.string(), pa.int64(), pa.float64(), pa.bool_(), pa.list_(pa.string()), pa.null())
+
+
 def _typed_array(full: list[Any], values: list[Any]) -> pa.Array:
-    types = {type(v) for v in values}
-    if types == {str}:
-        return pa.array(full, pa.string())
-    if types == {bool}:
-        return pa.array(full, pa.bool_())
-    if types == {int}:
-        return pa.array(full, pa.int64())
-    if types <= {int, float}:
-        return pa.array([None if v is None else float(v) for v in full], pa.float64())
-    if types == {list} and all(isinstance(x, str) for v in values for x in v):
-        return pa.array(full, pa.list_(pa.string()))
-    return pa.array([None if v is None else orjson.dumps(v).decode() for v in full], pa.string())
+    """A typed column: Arrow infers the type (in C++, no Python scan of the values); string, integer, double,
+    boolean, string list and all-null columns are kept as inferred, anything else becomes JSON text."""
+    try:
+        array = pa.array(full)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+        array = None  # mixed types (e.g. int and string), or an integer beyond 64 bits
+    if array is not None and array.type in _ARROW_KEEP:
+        return array
+    return pa.array([_text(v) for v in full], pa.string())
+
+
+def _text(value: Any) -> str | None:
+    """A value of a mixed-type column as text: strings as they are, anything else as JSON."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"))  # stdlib: also integers beyond 64 bits from bad input
 
 
 SPAN_FIELDS = (
@@ -477,14 +485,7 @@ def _concat(tables: list[pa.Table]) -> pa.Table:
                     column = (
                         pc.cast(column, type_)
                         if type_ != pa.string() or pa.types.is_primitive(column.type)
-                        else pa.chunked_array(
-                            [
-                                pa.array(
-                                    [None if v is None else orjson.dumps(v).decode() for v in column.to_pylist()],
-                                    pa.string(),
-                                )
-                            ]
-                        )
+                        else pa.chunked_array([pa.array([_text(v) for v in column.to_pylist()], pa.string())])
                     )
                 columns.append(column)
             else:
