@@ -38,7 +38,10 @@ def _run_filter(analysis: Analysis, run_id: str | None) -> tuple[str, list[Any],
     if run_id is None:
         if len(runs) > 1:
             ids = ", ".join(str(r.run_id) for r in runs)
-            raise AnalysisError(f"{len(runs)} runs in this data ({ids}); say which with run_id (or '{ALL_RUNS}')")
+            raise AnalysisError(
+                f"{len(runs)} runs in this data ({ids}); pick one with --run-id (run_id= in Python), "
+                f"or '{ALL_RUNS}' where runs can be taken together"
+            )
         run_id = runs[0].run_id if runs else None
     elif run_id not in {r.run_id for r in runs}:
         raise AnalysisError(f"no run {run_id!r} in this data")

@@ -65,6 +65,16 @@ def test_explain_with_a_condition(run_dir: Path) -> None:
     assert c.CLOUD_AVAILABILITY_ZONE in result.stdout.splitlines()[1]
 
 
+def test_several_runs_ask_which(tmp_path: Path) -> None:
+    run_scale(Scenario("sim", "ec2-linux", 0, 30, seed=1), tmp_path)
+    run_scale(Scenario("sim", "ec2-linux", 0, 30, seed=2), tmp_path)
+    result = cli("analyze", str(tmp_path))
+    assert result.returncode == 1
+    assert "2 runs in this data" in result.stderr and "--run-id" in result.stderr
+    run_id = result.stderr.split("(")[1].split(",")[0]
+    assert "30 of 30 containers ready" in cli("analyze", str(tmp_path), "--run-id", run_id).stdout
+
+
 def test_explain_says_when_nothing_stands_out(run_dir: Path) -> None:
     result = cli("explain", str(run_dir), "--where", "pull_s > 1e9 OR trace_id = (SELECT min(trace_id) FROM startups)")
     assert result.returncode == 0, result.stderr
