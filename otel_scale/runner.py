@@ -32,6 +32,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from otel_scale import __version__, contract
+from otel_scale.curve import time_to_fraction
 from otel_scale.platforms import PLATFORMS, make_platform
 from otel_scale.platforms.base import Observation, Platform, RunContext
 from otel_scale.profiles import load_profile
@@ -98,20 +99,14 @@ class RunResult:
     def headline(self) -> dict[str, float | int | None]:
         """Time to first/50/90/99/100 % of the expected containers and the mean launch rate, in seconds."""
         offsets = sorted(self.ready_offsets_s)
-
-        def time_to(fraction: float) -> float | None:
-            needed = max(1, round(fraction * self.expected))
-            return offsets[needed - 1] if len(offsets) >= needed else None
-
-        done = time_to(1.0)
         return {
             "expected": self.expected,
             "received": self.received,
             "time_to_first_s": offsets[0] if offsets else None,
-            "time_to_50pct_s": time_to(0.5),
-            "time_to_90pct_s": time_to(0.9),
-            "time_to_99pct_s": time_to(0.99),
-            "time_to_100pct_s": done,
+            "time_to_50pct_s": time_to_fraction(offsets, self.expected, 0.5),
+            "time_to_90pct_s": time_to_fraction(offsets, self.expected, 0.9),
+            "time_to_99pct_s": time_to_fraction(offsets, self.expected, 0.99),
+            "time_to_100pct_s": time_to_fraction(offsets, self.expected, 1.0),
             "containers_per_s": (len(offsets) / offsets[-1]) if offsets and offsets[-1] > 0 else None,
         }
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from otel_scale import contract
 from otel_scale.analysis.engine import Analysis, AnalysisError, q
+from otel_scale.curve import time_to_fraction
 
 PHASES = {"pull": "pull_s", "start": "container_start_s", "init": "init_s", "total": "total_s"}
 DEFAULT_BY = (
@@ -92,10 +93,7 @@ def scale_curve(analysis: Analysis, run_id: str | None = None, window_s: float =
     info = next(r for r in analysis.runs() if r.run_id == run_id)
     target_known = info.expected is not None
     target = int(info.expected) if info.expected is not None else len(ready)
-    time_to: dict[str, float | None] = {}
-    for fraction in FRACTIONS:
-        needed = max(1, math.ceil(fraction * target - 1e-9))
-        time_to[f"{fraction * 100:g}%"] = ready[needed - 1] if len(ready) >= needed else None
+    time_to = {f"{fraction * 100:g}%": time_to_fraction(ready, target, fraction) for fraction in FRACTIONS}
     mean_rate = (len(ready) - 1) / (ready[-1] - ready[0]) if len(ready) > 1 and ready[-1] > ready[0] else None
     peak = 0
     j = 0
