@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -22,7 +21,6 @@ class ProbeProcess:
     def __init__(self, env: Mapping[str, str], python: str = sys.executable, cwd: Path = REPO_ROOT) -> None:
         # The port is learnt from the probe's INFO line "serving on ...": keep INFO visible.
         full_env = {**os.environ, "PORT": "0", "PYTHONUNBUFFERED": "1", **env, "PROBE_LOG_LEVEL": "INFO"}
-        self.started_monotonic = time.monotonic()
         self.popen = subprocess.Popen(
             [python, "-m", "probe"],
             cwd=cwd,

@@ -287,15 +287,20 @@ def run_scale(
             provider.shutdown()
         if receiver is not None:
             receiver.stop()
-            doc["requests_rejected"] = receiver.rejected
         if writer is not None:
             writer.close()
         result.wall_s = time.monotonic() - began
-        _finish(result, doc, platform, writer)
+        _finish(result, doc, platform, writer, receiver.rejected if receiver is not None else None)
     return result
 
 
-def _finish(result: RunResult, doc: dict[str, Any], platform: Platform, writer: SpanFileWriter | None) -> None:
+def _finish(
+    result: RunResult,
+    doc: dict[str, Any],
+    platform: Platform,
+    writer: SpanFileWriter | None,
+    requests_rejected: int | None,
+) -> None:
     try:
         expected_ids = platform.expected_task_ids()
     except RuntimeError:
@@ -327,8 +332,9 @@ def _finish(result: RunResult, doc: dict[str, Any], platform: Platform, writer: 
             "missing_task_ids": result.missing[:1000],
             "missing_count": len(result.missing) if writer else None,
             "spans_received": writer.tally.spans if writer else None,
+            "spans_of_other_runs": writer.tally.other_runs_spans if writer else None,
             "requests_received": writer.tally.requests if writer else None,
-            "requests_rejected": doc.pop("requests_rejected", None),
+            "requests_rejected": requests_rejected,
         },
         headline=result.headline(),
         problems=result.problems,

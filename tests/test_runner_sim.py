@@ -52,6 +52,7 @@ def test_complete_run_directory(sim_run: Any) -> None:
     assert run["completeness"]["startup_traces_received"] == 1000
     assert run["completeness"]["missing_count"] == 0
     assert run["completeness"]["requests_rejected"] == 0
+    assert run["completeness"]["spans_of_other_runs"] == 0
     assert run["t0_unix_nano"] == sim_run.t0_ns
     assert run["otel_scale_version"] and run["host"]["cpus"]
     assert run["versions"]["opentelemetry-sdk"].startswith("1.") and run["versions"]["python"].startswith("3.")

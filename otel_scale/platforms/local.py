@@ -49,7 +49,6 @@ class LocalPlatform(PlannedPlatform):
         self._problems: list[str] = []
         self._finished = False
         self._t0_wall = 0.0
-        self._torn_down = False
 
     def prepare(self, from_count: int, to_count: int) -> float | None:
         self._emulator = EcsMetadataEmulator().start()
@@ -170,7 +169,6 @@ class LocalPlatform(PlannedPlatform):
         if self._emulator is not None:
             self._emulator.stop()
             self._emulator = None
-        self._torn_down = True
 
     @property
     def processes(self) -> list[ProbeProcess]:
