@@ -1,7 +1,7 @@
 """Analysis throughput on Collector-batched OTLP JSON lines, against two baselines measured in the same run.
 
 Cases, each in a fresh child process (so that peak RSS is its own):
-- `orjson`: decode every line with orjson and nothing else — the floor for any Python reader;
+- `orjson`: decode every line with orjson and nothing else, the cyclic GC off — the floor for any Python reader;
 - `otel-scale`: `Analysis.open` without a cache (decode, flatten, deduplicate, build the views) and every
   default answer: scale curve, phase percentiles by AZ/OS/arch/launch type/capacity type, the pull heatmap
   per AZ, and explain (slow pulls);
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import shutil
 import subprocess
@@ -31,10 +30,13 @@ from pathlib import Path
 
 
 def case_orjson(source: Path) -> dict[str, float]:
+    import gc
+
     import orjson
 
     from otel_scale.analysis.load import _open, span_files
 
+    gc.disable()  # the floor at its lowest: the cyclic collector alone doubles orjson's time on these lines
     lines = 0
     for path in span_files(source):
         with _open(path) as stream:
@@ -153,12 +155,7 @@ def child(case: str, source: Path) -> None:
     else:
         out = case_pandas(source)
     out["seconds"] = time.perf_counter() - began
-    # Peak memory: this process plus, when it used worker processes, all of them at their own peaks (an upper
-    # bound: ru_maxrss of children is the largest single child's).
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    workers = (os.cpu_count() or 1) if worker else 0
-    out["peak_rss_mib"] = own + workers * worker
+    out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # every case is one process
     print(json.dumps(out))
 
 

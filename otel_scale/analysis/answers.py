@@ -292,13 +292,18 @@ def explain(
         raise AnalysisError(f"no startups match {where}")
     support = min_support if min_support is not None else max(5, math.ceil(0.01 * selected))
     results: list[AttributeExplanation] = []
-    for column, type_ in analysis.columns("startups").items():
-        if column in EXCLUDED_FROM_EXPLAIN or column.endswith(("_s", "_ns")):
-            continue
-        flag = f"coalesce(({where}), false)"
+    columns = {
+        column: type_
+        for column, type_ in analysis.columns("startups").items()
+        if column not in EXCLUDED_FROM_EXPLAIN and not column.endswith(("_s", "_ns"))
+    }
+    categorical = [c for c, t in columns.items() if t in ("VARCHAR", "BOOLEAN", "TINYINT") or t.endswith("[]")]
+    too_many = _high_cardinality(analysis, categorical, run_where, params, max_categories)
+    flag = f"coalesce(({where}), false)"
+    for column, type_ in columns.items():
         if type_ in ("DOUBLE", "BIGINT", "INTEGER", "FLOAT") and column not in ("status_code",):
             explanation = _numeric(analysis, column, flag, run_where, params, selected)
-        elif type_ in ("VARCHAR", "BOOLEAN", "TINYINT") or type_.endswith("[]"):
+        elif column in categorical and column not in too_many:
             explanation = _categorical(
                 analysis, column, flag, run_where, params, selected, baseline, support, max_categories
             )
@@ -310,6 +315,19 @@ def explain(
     # than one whose absence does.
     results.sort(key=lambda e: (round(e.score, 9), e.coverage), reverse=True)
     return Explanation(condition=where, selected=selected, baseline=baseline, min_support=support, attributes=results)
+
+
+def _high_cardinality(
+    analysis: Analysis, columns: list[str], run_where: str, params: list[Any], max_categories: int
+) -> set[str]:
+    """Columns with far more distinct values than `max_categories` (ids, ARNs), found in one scan (HyperLogLog
+    estimates, a few % off: only columns clearly over the limit are left out here; the exact count decides the
+    rest)."""
+    if not columns:
+        return set()
+    estimates = ", ".join(f"approx_count_distinct(CAST({q(c)} AS VARCHAR))" for c in columns)
+    _, rows = analysis.query(f"SELECT {estimates} FROM startups WHERE {run_where}", params)
+    return {c for c, n in zip(columns, rows[0], strict=True) if n > 2 * max_categories + 10}
 
 
 def _categorical(

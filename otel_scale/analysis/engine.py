@@ -17,17 +17,22 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import tempfile
+import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from otel_scale import contract
-from otel_scale.analysis.load import SPAN_FIELDS, LoadReport, iter_parts, span_files
+from otel_scale.analysis.load import SPAN_FIELDS, LoadReport, _text, _unified_type, iter_parts, span_files
 
-CACHE_VERSION = "2"  # bump when the schema below changes: old caches are rebuilt
+CACHE_VERSION = "3"  # bump when the schema below changes: old caches are rebuilt
 CACHE_DIR = ".otel-scale"
 
 FIXED_SPAN_COLUMNS = SPAN_FIELDS  # the loader's own columns; everything else in span_table is an attribute
@@ -79,6 +84,7 @@ class Analysis:
         self.source = source
         self.report = report  # the load report: files, lines, bad lines, spans, duplicates
         self.cached = cached
+        self._cleanup: weakref.finalize[Any, Any] | None = None
 
     # --- opening ------------------------------------------------------------------------------------
     @classmethod
@@ -96,37 +102,50 @@ class Analysis:
             try:
                 con = duckdb.connect(str(path), read_only=True)
                 meta = dict(con.execute("SELECT key, value FROM _meta").fetchall())
-                if meta.get("fingerprint") == fingerprint:
+                if meta.get("fingerprint") == fingerprint and Path(meta.get("parts", "")).is_dir():
                     return cls(con, source, json.loads(meta["report"]), cached=True)
                 con.close()
             except duckdb.Error:
                 pass  # unreadable or from another version: rebuild
         report = LoadReport()
-        target = str(path) if path is not None else ":memory:"
-        tmp = f"{path}.tmp-{os.getpid()}" if path is not None else ":memory:"
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
+            parts = Path(tempfile.mkdtemp(prefix=f"{path.stem}-parts-", dir=path.parent))
+            tmp = f"{path}.tmp-{os.getpid()}"
             Path(tmp).unlink(missing_ok=True)
+        else:
+            parts = Path(tempfile.mkdtemp(prefix="otel-scale-analysis-"))
+            tmp = ":memory:"
         con = duckdb.connect(tmp)
         try:
-            summary = _build(con, iter_parts(files, report, strict=strict), report, run_file)
+            summary = _build(con, iter_parts(files, report, strict=strict), report, run_file, parts)
             con.execute("CREATE TABLE _meta (key VARCHAR, value VARCHAR)")
             con.executemany(
-                "INSERT INTO _meta VALUES (?, ?)", [("fingerprint", fingerprint), ("report", json.dumps(summary))]
+                "INSERT INTO _meta VALUES (?, ?)",
+                [("fingerprint", fingerprint), ("report", json.dumps(summary)), ("parts", str(parts))],
             )
         except BaseException:
             con.close()
+            shutil.rmtree(parts, ignore_errors=True)
             if path is not None:
                 Path(tmp).unlink(missing_ok=True)
             raise
         if path is None:
-            return cls(con, source, summary, cached=False)
+            analysis = cls(con, source, summary, cached=False)
+            # The spans of an uncached analysis live until it is closed (or forgotten).
+            analysis._cleanup = weakref.finalize(analysis, shutil.rmtree, parts, True)
+            return analysis
         con.close()
-        os.replace(tmp, target)
-        return cls(duckdb.connect(target, read_only=True), source, summary, cached=False)
+        os.replace(tmp, path)
+        for old in path.parent.glob(f"{path.stem}-parts-*"):
+            if old != parts:
+                shutil.rmtree(old, ignore_errors=True)  # the parts of the cache just replaced
+        return cls(duckdb.connect(str(path), read_only=True), source, summary, cached=False)
 
     def close(self) -> None:
         self.con.close()
+        if self._cleanup is not None:
+            self._cleanup()
 
     def __enter__(self) -> Analysis:
         return self
@@ -175,30 +194,39 @@ def _cache_path(source: Path) -> Path:
 
 
 def _build(
-    con: duckdb.DuckDBPyConnection, parts: Iterator[tuple[Any, Any]], report: LoadReport, run_file: Path | None
+    con: duckdb.DuckDBPyConnection,
+    parts: Iterator[tuple[pa.Table, pa.Table]],
+    report: LoadReport,
+    run_file: Path | None,
+    folder: Path,
 ) -> dict[str, Any]:
-    """Insert the decoded parts one at a time (memory stays bounded), then deduplicate and build the views."""
-    created = False
+    """Write the decoded parts as Parquet files in `folder` (one at a time: memory stays bounded, and the
+    writing overlaps the decoding of the next part), then put the views over them; deduplicate only if the
+    input has duplicates."""
+    span_parts: list[tuple[Path, pa.Schema]] = []
+    resource_parts: list[tuple[Path, pa.Schema]] = []
     for spans, resources in parts:
-        _append(con, "raw_spans", spans, created)
-        _append(con, "resources", resources, created)
-        created = True
-    if not created or report.spans == 0:
+        index = len(span_parts)
+        for table, kind, written in ((spans, "spans", span_parts), (resources, "resources", resource_parts)):
+            file = folder / f"{kind}-{index:05d}.parquet"
+            pq.write_table(table, file, compression="zstd", compression_level=1)
+            written.append((file, table.schema))
+    if not span_parts or report.spans == 0:
         raise AnalysisError(f"no spans could be read ({report.bad_lines} unreadable lines: {report.problems[:3]})")
-    con.execute(
-        "CREATE TABLE span_table AS SELECT * FROM raw_spans "
-        "QUALIFY row_number() OVER (PARTITION BY trace_id, span_id ORDER BY file_order) = 1"
-    )
-    con.execute("DROP TABLE raw_spans")
-    resource_columns = _columns(con, "resources")
-    for key in HOT_RESOURCE:
-        if key not in resource_columns:
-            con.execute(f"ALTER TABLE resources ADD COLUMN {q(key)} VARCHAR")
-    span_columns = _columns(con, "span_table")
-    for key, type_ in HOT_SPAN.items():
-        if key not in span_columns:
-            con.execute(f"ALTER TABLE span_table ADD COLUMN {q(key)} {type_}")
-    deduplicated = con.execute("SELECT count(*) FROM span_table").fetchone()[0]  # type: ignore[index]
+    con.execute(f"CREATE VIEW raw_spans AS {_union(span_parts, HOT_SPAN)}")
+    con.execute(f"CREATE VIEW resources AS {_union(resource_parts, dict.fromkeys(HOT_RESOURCE, 'VARCHAR'))}")
+    duplicated = con.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM raw_spans GROUP BY trace_id, span_id HAVING count(*) > 1)"
+    ).fetchone()[0]  # type: ignore[index]
+    if duplicated:  # the exporter retried: keep each span's first copy (in read order)
+        con.execute(
+            "CREATE TABLE span_table AS SELECT * FROM raw_spans "
+            "QUALIFY row_number() OVER (PARTITION BY trace_id, span_id ORDER BY file_order) = 1"
+        )
+        deduplicated = con.execute("SELECT count(*) FROM span_table").fetchone()[0]  # type: ignore[index]
+    else:
+        con.execute("CREATE VIEW span_table AS SELECT * FROM raw_spans")
+        deduplicated = report.spans
 
     _build_runs(con, run_file)
     _create_views(con)
@@ -207,27 +235,49 @@ def _build(
     return summary
 
 
-_NUMERIC = {"BIGINT", "DOUBLE", "INTEGER", "TINYINT"}
+_SQL_TYPES = {
+    pa.string(): "VARCHAR",
+    pa.int64(): "BIGINT",
+    pa.int8(): "TINYINT",
+    pa.float64(): "DOUBLE",
+    pa.bool_(): "BOOLEAN",
+    pa.list_(pa.string()): "VARCHAR[]",
+}
 
 
-def _append(con: duckdb.DuckDBPyConnection, table: str, part: Any, exists: bool) -> None:
-    """Add an Arrow part to `table`: new attribute keys become new columns, conflicting types widen."""
-    con.register("part_arrow", part)
-    try:
-        if not exists:
-            con.execute(f"CREATE TABLE {table} AS SELECT * FROM part_arrow")
-            return
-        have = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {table})").fetchall())
-        incoming = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE part_arrow)").fetchall())
-        for name, type_ in incoming.items():
-            if name not in have:
-                con.execute(f"ALTER TABLE {table} ADD COLUMN {q(name)} {type_}")
-            elif have[name] != type_ and not (have[name] == "DOUBLE" and type_ in _NUMERIC):
-                wider = "DOUBLE" if {have[name], type_} <= _NUMERIC else "VARCHAR"
-                con.execute(f"ALTER TABLE {table} ALTER {q(name)} TYPE {wider}")
-        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM part_arrow")
-    finally:
-        con.unregister("part_arrow")
+def _union(files: list[tuple[Path, pa.Schema]], hot: dict[str, str]) -> str:
+    """SELECT over all part files as one table. A column's type is the one all parts agree on; integers and
+    doubles make doubles; any other disagreement makes text (strings as they are, other values as JSON), and
+    the parts that need it are rewritten so (rare: an attribute whose type changes between parts). Columns
+    of `hot` that no part has are there as NULLs of their type."""
+    types: dict[str, list[pa.DataType]] = {}
+    for _, schema in files:
+        for column in schema:
+            types.setdefault(column.name, []).append(column.type)
+    target = {name: _unified_type(found) for name, found in types.items()}
+    for file, schema in files:
+        convert = [c.name for c in schema if c.type != target[c.name] and not _reads_as(c.type, target[c.name])]
+        if convert:
+            table = pq.read_table(file)
+            for name in convert:
+                i = table.schema.get_field_index(name)
+                table = table.set_column(i, name, _as_text(table[name]))
+            pq.write_table(table, file, compression="zstd", compression_level=1)
+    columns = [f"CAST({q(name)} AS {_SQL_TYPES.get(type_, 'VARCHAR')}) AS {q(name)}" for name, type_ in target.items()]
+    columns += [f"CAST(NULL AS {type_}) AS {q(name)}" for name, type_ in hot.items() if name not in target]
+    paths = ", ".join("'" + str(file).replace("'", "''") + "'" for file, _ in files)
+    return f"SELECT {', '.join(columns)} FROM read_parquet([{paths}], union_by_name = true)"
+
+
+def _reads_as(found: pa.DataType, target: pa.DataType) -> bool:
+    """Whether DuckDB's own widening (union_by_name, then the CAST) turns `found` into `target` as we want."""
+    if pa.types.is_null(found) or (found == pa.int64() and target == pa.float64()):
+        return True
+    return target == pa.string() and found in (pa.int64(), pa.float64())
+
+
+def _as_text(column: pa.ChunkedArray) -> pa.Array:
+    return pa.array([_text(v) for v in column.to_pylist()], pa.string())
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:

@@ -6,6 +6,13 @@ file-exporter output, rotated (`traces-0001.jsonl`, `…-2026-01-01T00-00-00.000
 number, never fatal unless `strict`. The flattening keeps every attribute: each distinct key becomes a typed
 column (string, integer, double, boolean, string list; anything else as JSON text).
 
+How (docs/decisions.md, "Decoding in Arrow"): files are read in blocks of whole lines. Each block is parsed by
+Arrow's multi-threaded C++ JSON reader against the OTLP request schema, and flattened with vectorised Arrow
+and NumPy kernels: no Python object per span or attribute. A block the schema rejects (a broken line, bare
+numbers for 64-bit integers, enum names, deeper nesting than the schema holds) is read again line by line
+with orjson, each readable line rewritten to the canonical encoding, the rest reported; only those blocks
+pay Python's price.
+
 Output: parts of two Arrow tables, in input order — spans (one row per span as read, duplicates included,
 with the index of its resource) and resources (one row per `resourceSpans` entry) — that
 `otel_scale.analysis.engine` inserts one at a time into the DuckDB database behind the `spans` and
@@ -14,27 +21,28 @@ with the index of its resource) and resources (one row per `resourceSpans` entry
 
 from __future__ import annotations
 
-import gc
 import gzip
 import io
 import itertools
 import json
-import multiprocessing
+import mmap
 import os
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.json as pj
 
 SPAN_FILE_SUFFIXES = (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".jsonl.zst", ".json.zst", ".gz", ".zst")
-CHUNK_SPANS = 250_000  # spans per Arrow chunk: bounds the Python objects alive at once
+BLOCK_BYTES = 64 * 1024 * 1024  # whole lines read and decoded at once: bounds memory whatever the input size
+PARSE_BLOCK_BYTES = 8 * 1024 * 1024  # Arrow parses sub-blocks of this size in parallel (grown for longer lines)
 
 
 class StrictLoadError(ValueError):
@@ -57,6 +65,13 @@ class LoadReport:
             raise StrictLoadError(message)
         if len(self.problems) < 20:
             self.problems.append(message)
+
+    def merge(self, other: LoadReport) -> None:
+        self.lines += other.lines
+        self.bad_lines += other.bad_lines
+        self.problems.extend(other.problems[: max(0, 20 - len(self.problems))])
+        self.spans += other.spans
+        self.resources += other.resources
 
 
 def span_files(source: Path) -> list[Path]:
@@ -82,86 +97,155 @@ def _open(path: Path) -> IO[bytes]:
     return open(path, "rb")
 
 
-def _value(any_value: Any) -> Any:
-    """An OTLP JSON AnyValue as a Python value (arrays as lists, kvlists as dicts, int64 strings as ints)."""
-    for kind, x in any_value.items():
-        if kind == "stringValue":
-            return x
-        if kind == "intValue":
-            return int(x)
-        if kind == "doubleValue":
-            return float(x)
-        if kind == "boolValue":
-            return x
-        if kind == "arrayValue":
-            return [_value(v) for v in x.get("values") or ()]
-        if kind == "kvlistValue":
-            return {kv["key"]: _value(kv.get("value") or {}) for kv in x.get("values") or ()}
-        if kind == "bytesValue":
-            return x
-    return None
+# --- the OTLP JSON schema ----------------------------------------------------------------------------------
+# ExportTraceServiceRequest in OTLP's JSON encoding (../shared/reference/apis.md section 7), every standard
+# field. AnyValue nests two levels: an array or kvlist of scalars; deeper values take the line-by-line path.
+_S, _I = pa.string(), pa.int64()
+_SCALAR_KINDS = ("stringValue", "intValue", "doubleValue", "boolValue", "bytesValue")
+_ANY_SCALAR = pa.struct(
+    [
+        ("stringValue", _S),
+        ("intValue", _S),
+        ("doubleValue", pa.float64()),
+        ("boolValue", pa.bool_()),
+        ("bytesValue", _S),
+    ]
+)
+_ANY = pa.struct(
+    [
+        *_ANY_SCALAR,
+        ("arrayValue", pa.struct([("values", pa.list_(_ANY_SCALAR))])),
+        ("kvlistValue", pa.struct([("values", pa.list_(pa.struct([("key", _S), ("value", _ANY_SCALAR)])))])),
+    ]
+)
+_ATTRIBUTES = pa.list_(pa.struct([("key", _S), ("value", _ANY)]))
+_SPAN = pa.struct(
+    [
+        ("traceId", _S),
+        ("spanId", _S),
+        ("traceState", _S),
+        ("parentSpanId", _S),
+        ("flags", _I),
+        ("name", _S),
+        ("kind", _I),
+        ("startTimeUnixNano", _S),
+        ("endTimeUnixNano", _S),
+        ("attributes", _ATTRIBUTES),
+        ("droppedAttributesCount", _I),
+        (
+            "events",
+            pa.list_(
+                pa.struct(
+                    [("timeUnixNano", _S), ("name", _S), ("attributes", _ATTRIBUTES), ("droppedAttributesCount", _I)]
+                )
+            ),
+        ),
+        ("droppedEventsCount", _I),
+        (
+            "links",
+            pa.list_(
+                pa.struct(
+                    [
+                        ("traceId", _S),
+                        ("spanId", _S),
+                        ("traceState", _S),
+                        ("attributes", _ATTRIBUTES),
+                        ("droppedAttributesCount", _I),
+                        ("flags", _I),
+                    ]
+                )
+            ),
+        ),
+        ("droppedLinksCount", _I),
+        ("status", pa.struct([("message", _S), ("code", _I)])),
+    ]
+)
+_RESOURCE = pa.struct(
+    [
+        ("attributes", _ATTRIBUTES),
+        ("droppedAttributesCount", _I),
+        (
+            "entityRefs",
+            pa.list_(
+                pa.struct(
+                    [("schemaUrl", _S), ("type", _S), ("idKeys", pa.list_(_S)), ("descriptionKeys", pa.list_(_S))]
+                )
+            ),
+        ),
+    ]
+)
+_SCOPE = pa.struct([("name", _S), ("version", _S), ("attributes", _ATTRIBUTES), ("droppedAttributesCount", _I)])
+REQUEST_SCHEMA = pa.schema(
+    [
+        (
+            "resourceSpans",
+            pa.list_(
+                pa.struct(
+                    [
+                        ("resource", _RESOURCE),
+                        (
+                            "scopeSpans",
+                            pa.list_(pa.struct([("scope", _SCOPE), ("spans", pa.list_(_SPAN)), ("schemaUrl", _S)])),
+                        ),
+                        ("schemaUrl", _S),
+                    ]
+                )
+            ),
+        )
+    ]
+)
+_PARSE = pj.ParseOptions(explicit_schema=REQUEST_SCHEMA, unexpected_field_behavior="error")
 
 
-class _Sparse:
-    """Attribute columns filled sparsely: per key, the rows that have it and their values."""
-
-    def __init__(self) -> None:
-        self.columns: dict[str, tuple[list[int], list[Any]]] = {}
-
-    def add(self, row: int, attributes: Any) -> None:
-        columns = self.columns
-        for kv in attributes:
-            key = kv["key"]
-            column = columns.get(key)
-            if column is None:
-                column = columns[key] = ([], [])
-            column[0].append(row)
-            value = kv.get("value") or {}
-            text = value.get("stringValue")  # most attributes: skip the general decoder
-            column[1].append(text if text is not None else _value(value))
-
-    def truncate(self, rows: int) -> None:
-        for index, values in self.columns.values():
-            while index and index[-1] >= rows:
-                index.pop()
-                values.pop()
-
-    def arrays(self, rows: int) -> dict[str, pa.Array]:
-        out = {}
-        every_row = list(range(rows))
-        for key, (index, values) in self.columns.items():
-            if index == every_row:  # dense: every row has it once (most resource attributes)
-                full: list[Any] = values
-            else:
-                full = [None] * rows
-                for i, v in zip(index, values, strict=True):
-                    full[i] = v
-            out[key] = _typed_array(full, values)
-        return out
+class _Malformed(ValueError):
+    """Input the schema accepted but the data model cannot take (a span without ids, an attribute without key)."""
 
 
-_ARROW_KEEP = (pa.string(), pa.int64(), pa.float64(), pa.bool_(), pa.list_(pa.string()), pa.null())
+def _parse(data: Any, canonical: bool = False) -> pa.Table:
+    """Arrow's JSON reader over whole lines (any buffer); raises pa.ArrowInvalid when a line cannot be read.
+
+    Input as written is read with the block's own shape inferred (the fastest: no columns for absent fields);
+    the caller then checks it with `_schema_conforms`. Rewritten (canonical) lines are read against the full
+    schema. Sub-blocks are parsed in parallel; a line longer than a sub-block makes the sub-blocks longer."""
+    parse = _PARSE if canonical else _INFER
+    size = PARSE_BLOCK_BYTES
+    while True:
+        try:
+            return pj.read_json(
+                pa.py_buffer(data), read_options=pj.ReadOptions(block_size=size, use_threads=True), parse_options=parse
+            )
+        except pa.ArrowInvalid as exc:
+            if "straddl" not in str(exc) or size >= len(data):
+                raise
+            size = min(4 * size, len(data) + 1)
 
 
-def _typed_array(full: list[Any], values: list[Any]) -> pa.Array:
-    """A typed column: Arrow infers the type (in C++, no Python scan of the values); string, integer, double,
-    boolean, string list and all-null columns are kept as inferred, anything else becomes JSON text."""
-    try:
-        array = pa.array(full)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
-        array = None  # mixed types (e.g. int and string), or an integer beyond 64 bits
-    if array is not None and array.type in _ARROW_KEEP:
-        return array
-    return pa.array([_text(v) for v in full], pa.string())
+_INFER = pj.ParseOptions(unexpected_field_behavior="infer")
+# Where a producer wrote bare numbers for 64-bit integers (the spec allows it) the reader infers int64.
+_NUMBERS_ALLOWED = {"intValue", "startTimeUnixNano", "endTimeUnixNano", "timeUnixNano", "doubleValue"}
 
 
-def _text(value: Any) -> str | None:
-    """A value of a mixed-type column as text: strings as they are, anything else as JSON."""
-    if value is None or isinstance(value, str):
-        return value
-    return json.dumps(value, separators=(",", ":"))  # stdlib: also integers beyond 64 bits from bad input
+def _conforms(inferred: pa.DataType, expected: pa.DataType, name: str = "") -> bool:
+    """Whether a shape the reader inferred is a part of the OTLP schema that `_flatten` can read."""
+    if inferred == expected or pa.types.is_null(inferred):
+        return True
+    if pa.types.is_struct(inferred) and pa.types.is_struct(expected):
+        for child in inferred:
+            index = expected.get_field_index(child.name)
+            if index < 0 or not _conforms(child.type, expected.field(index).type, child.name):
+                return False
+        return True
+    if pa.types.is_list(inferred) and pa.types.is_list(expected):
+        return _conforms(inferred.value_type, expected.value_type, name)
+    return name in _NUMBERS_ALLOWED and pa.types.is_int64(inferred)
 
 
+def _schema_conforms(table: pa.Table) -> bool:
+    expected = pa.struct(list(REQUEST_SCHEMA))
+    return _conforms(pa.struct(list(table.schema)), expected)
+
+
+# --- flattening (vectorised) -------------------------------------------------------------------------------
 SPAN_FIELDS = (
     "trace_id",
     "span_id",
@@ -180,283 +264,552 @@ SPAN_FIELDS = (
 )
 
 
-class _Chunk:
-    def __init__(self, resource_base: int) -> None:
-        self.fields: dict[str, list[Any]] = {name: [] for name in SPAN_FIELDS}
-        self.attributes = _Sparse()
-        self.resource_base = resource_base
-        self.resource_attributes = _Sparse()
-        self.resources = 0
-        self.spans = 0
-
-    def add_line(self, doc: Any, order: int) -> None:
-        f = self.fields
-        trace_id, span_id, parent, name, kind = f["trace_id"], f["span_id"], f["parent_span_id"], f["name"], f["kind"]
-        start, end, code, message, scope_name = (
-            f["start_ns"],
-            f["end_ns"],
-            f["status_code"],
-            f["status_message"],
-            f["scope_name"],
-        )
-        link_trace, link_span, resource_row, file_order = (
-            f["link_trace_id"],
-            f["link_span_id"],
-            f["resource_row"],
-            f["file_order"],
-        )
-        add_attributes = self.attributes.add
-        for rs in doc.get("resourceSpans") or ():
-            row = self.resource_base + self.resources
-            self.resource_attributes.add(self.resources, (rs.get("resource") or {}).get("attributes") or ())
-            self.resources += 1
-            for ss in rs.get("scopeSpans") or ():
-                scope = (ss.get("scope") or {}).get("name")
-                for span in ss.get("spans") or ():
-                    trace_id.append(span["traceId"])
-                    span_id.append(span["spanId"])
-                    parent.append(span.get("parentSpanId") or None)
-                    name.append(span.get("name", ""))
-                    kind.append(span.get("kind", 0))
-                    start.append(int(span.get("startTimeUnixNano", 0)))
-                    end.append(int(span.get("endTimeUnixNano", 0)))
-                    status = span.get("status") or {}
-                    code.append(status.get("code", 0))
-                    message.append(status.get("message") or None)
-                    scope_name.append(scope)
-                    links = span.get("links")
-                    if links:
-                        link_trace.append(links[0].get("traceId"))
-                        link_span.append(links[0].get("spanId"))
-                    else:
-                        link_trace.append(None)
-                        link_span.append(None)
-                    resource_row.append(row)
-                    file_order.append(order)
-                    attributes = span.get("attributes")
-                    if attributes:
-                        add_attributes(self.spans, attributes)
-                    self.spans += 1
-
-    def truncate(self, spans: int, resources: int) -> None:
-        """Forget everything added after the chunk had `spans` spans and `resources` resources."""
-        for values in self.fields.values():
-            del values[spans:]
-        self.attributes.truncate(spans)
-        self.resource_attributes.truncate(resources)
-        self.spans, self.resources = spans, resources
-
-    def tables(self) -> tuple[pa.Table, pa.Table]:
-        f = self.fields
-        columns: dict[str, pa.Array] = {
-            "trace_id": pa.array(f["trace_id"], pa.string()),
-            "span_id": pa.array(f["span_id"], pa.string()),
-            "parent_span_id": pa.array(f["parent_span_id"], pa.string()),
-            "name": pa.array(f["name"], pa.string()),
-            "kind": pa.array(f["kind"], pa.int8()),
-            "start_ns": pa.array(f["start_ns"], pa.int64()),
-            "end_ns": pa.array(f["end_ns"], pa.int64()),
-            "status_code": pa.array(f["status_code"], pa.int8()),
-            "status_message": pa.array(f["status_message"], pa.string()),
-            "scope_name": pa.array(f["scope_name"], pa.string()),
-            "link_trace_id": pa.array(f["link_trace_id"], pa.string()),
-            "link_span_id": pa.array(f["link_span_id"], pa.string()),
-            "resource_row": pa.array(f["resource_row"], pa.int64()),
-            "file_order": pa.array(f["file_order"], pa.int64()),
-        }
-        for key, array in self.attributes.arrays(self.spans).items():
-            if key not in columns:
-                columns[key] = array
-        resource_columns = {
-            "resource_row": pa.array(range(self.resource_base, self.resource_base + self.resources), pa.int64())
-        }
-        resource_columns.update(self.resource_attributes.arrays(self.resources))
-        return pa.table(columns), pa.table(resource_columns)
+_EXPECTED = {
+    "resource": _RESOURCE,
+    "scopeSpans": REQUEST_SCHEMA.field("resourceSpans").type.value_type.field("scopeSpans").type,
+    "scope": _SCOPE,
+    "spans": pa.list_(_SPAN),
+    "status": _SPAN.field("status").type,
+    "links": _SPAN.field("links").type,
+    "attributes": _ATTRIBUTES,
+    "key": _S,
+    "value": _ANY,
+    "arrayValue": _ANY.field("arrayValue").type,
+    "values": pa.list_(_ANY_SCALAR),  # arrayValue's
+    "stringValue": _S,
+    "intValue": _S,
+    "doubleValue": pa.float64(),
+    "boolValue": pa.bool_(),
+    "bytesValue": _S,
+    "kvlistValue": _ANY.field("kvlistValue").type,
+    "traceId": _S,
+    "spanId": _S,
+    "parentSpanId": _S,
+    "name": _S,
+    "kind": _I,
+    "startTimeUnixNano": _S,
+    "endTimeUnixNano": _S,
+    "code": _I,
+    "message": _S,
+}
 
 
-@dataclass(frozen=True)
-class Piece:
-    """A part of one span file: lines that start at byte offsets in [start, end) (compressed: the whole file)."""
+def _field(array: pa.Array, name: str) -> pa.Array:
+    """A struct's child, null where the struct is null; all nulls of the schema's type where the block never
+    had the field (the reader inferred the block's own shape). A conforming inferred child (fewer fields,
+    int64 for a decimal string) is returned as it is: readers of it cast or go through `_field` again."""
+    type_ = array.type
+    if pa.types.is_struct(type_) and type_.get_field_index(name) >= 0:
+        child = pc.struct_field(array, name)
+        if not pa.types.is_null(child.type):
+            return child
+    return pa.nulls(len(array), _EXPECTED[name])
 
-    path: Path
-    start: int
-    end: int | None
+
+def _children(lists: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """The items of a list array and, for each item, the index of the list holding it."""
+    return pc.list_flatten(lists), pc.list_parent_indices(lists).to_numpy()
 
 
-def plan_pieces(files: list[Path], piece_bytes: int) -> list[Piece]:
-    pieces = []
-    for path in files:
-        size = path.stat().st_size
-        if path.name.endswith((".gz", ".zst")) or size <= piece_bytes:
-            pieces.append(Piece(path, 0, None))
+def _blank_to_null(strings: pa.Array) -> pa.Array:
+    return pc.if_else(pc.equal(strings, ""), pa.scalar(None, pa.string()), strings)
+
+
+def _flatten(requests: pa.Table, first_order: int = 1) -> tuple[pa.Table, pa.Table]:
+    """(spans, resources) of parsed request lines; `first_order` numbers the lines for deduplication order."""
+    if requests.num_rows == 0:
+        return _tables({}, {}, 0, 0)
+    if "resourceSpans" in requests.column_names and not pa.types.is_null(requests.schema.field("resourceSpans").type):
+        resource_spans = requests.column("resourceSpans").combine_chunks()
+    else:  # only lines without resources (`{}`, `{"resourceSpans": []}`)
+        resource_spans = pa.nulls(requests.num_rows, REQUEST_SCHEMA.field("resourceSpans").type)
+    rs, line_of_rs = _children(resource_spans)
+    scope_spans, rs_of_scope = _children(_field(rs, "scopeSpans"))
+    spans, scope_of_span = _children(_field(scope_spans, "spans"))
+    rs_of_span = rs_of_scope[scope_of_span]
+    n = len(spans)
+
+    trace_id, span_id = _field(spans, "traceId"), _field(spans, "spanId")
+    if trace_id.null_count or span_id.null_count:
+        raise _Malformed("a span without traceId or spanId")
+    status = _field(spans, "status")
+    links = _field(spans, "links")
+    link_count = pc.fill_null(pc.list_value_length(links), 0).to_numpy()
+    first_link = np.where(link_count > 0, links.offsets.to_numpy()[:-1], -1)
+    link_values = links.values.take(pa.array(first_link, mask=first_link < 0))
+    columns: dict[str, pa.Array] = {
+        "trace_id": trace_id,
+        "span_id": span_id,
+        "parent_span_id": _blank_to_null(_field(spans, "parentSpanId")),
+        "name": pc.fill_null(_field(spans, "name"), ""),
+        "kind": pc.fill_null(_field(spans, "kind"), 0).cast(pa.int8()),
+        "start_ns": pc.fill_null(_field(spans, "startTimeUnixNano").cast(pa.int64()), 0),
+        "end_ns": pc.fill_null(_field(spans, "endTimeUnixNano").cast(pa.int64()), 0),
+        "status_code": pc.fill_null(_field(status, "code"), 0).cast(pa.int8()),
+        "status_message": _blank_to_null(_field(status, "message")),
+        "scope_name": _field(_field(scope_spans, "scope"), "name").take(pa.array(scope_of_span)),
+        "link_trace_id": _field(link_values, "traceId"),
+        "link_span_id": _field(link_values, "spanId"),
+        "resource_row": pa.array(rs_of_span, pa.int64()),
+        "file_order": pa.array(line_of_rs[rs_of_span] + first_order, pa.int64()),
+    }
+    resource_attributes = _pivot(_field(_field(rs, "resource"), "attributes"), len(rs))
+    return _tables(columns, _pivot(_field(spans, "attributes"), n), n, len(rs), resource_attributes)
+
+
+def _tables(
+    columns: dict[str, pa.Array],
+    span_attributes: dict[str, pa.Array],
+    spans: int,
+    resources: int,
+    resource_attributes: dict[str, pa.Array] | None = None,
+) -> tuple[pa.Table, pa.Table]:
+    if not columns:
+        columns = {name: pa.nulls(0, _FIXED_TYPES[name]) for name in SPAN_FIELDS}
+    for key, array in span_attributes.items():
+        columns.setdefault(key, array)  # an attribute named like a fixed column stays out of the way
+    resource_columns = {"resource_row": pa.array(np.arange(resources), pa.int64())}
+    for key, array in (resource_attributes or {}).items():
+        resource_columns.setdefault(key, array)
+    return pa.table(columns), pa.table(resource_columns)
+
+
+_FIXED_TYPES = {name: pa.string() for name in SPAN_FIELDS} | {
+    "kind": pa.int8(),
+    "status_code": pa.int8(),
+    "start_ns": pa.int64(),
+    "end_ns": pa.int64(),
+    "resource_row": pa.int64(),
+    "file_order": pa.int64(),
+}
+
+
+def _pivot(attributes: pa.Array, rows: int) -> dict[str, pa.Array]:
+    """Attribute lists (one per row) as one typed column per key, `rows` long, null where a row lacks the key.
+
+    A key repeated within one row keeps its last value (as OTLP's maps do)."""
+    items, row_of = _children(attributes)
+    if not len(items):
+        return {}
+    keys = _field(items, "key")
+    if keys.null_count:
+        raise _Malformed("an attribute without key")
+    encoded = pc.dictionary_encode(keys)
+    codes = encoded.indices.to_numpy()
+    order = np.argsort(codes, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=len(encoded.dictionary)))])
+    values = _field(items, "value")
+    every_row = np.arange(rows)
+    out: dict[str, pa.Array] = {}
+    for code, key in enumerate(encoded.dictionary.to_pylist()):
+        chosen = order[bounds[code] : bounds[code + 1]]
+        column = _typed(values.take(pa.array(chosen)))
+        where = row_of[chosen]
+        if len(where) == rows and np.array_equal(where, every_row):
+            out[key] = column  # dense: every row has it once (most resource attributes)
             continue
-        count = -(-size // piece_bytes)
-        bounds = [size * k // count for k in range(count + 1)]
-        pieces.extend(Piece(path, a, b) for a, b in itertools.pairwise(bounds))
-    return pieces
+        position = np.full(rows, -1, np.int64)
+        position[where] = np.arange(len(where))
+        out[key] = column.take(pa.array(position, mask=position < 0))
+    return out
 
 
-def _piece_lines(piece: Piece) -> Iterator[tuple[int, bytes]]:
-    """(line number within the piece, line) for every line starting in the piece."""
-    if piece.end is None:
-        with _open(piece.path) as stream:
-            yield from enumerate(stream, 1)
-        return
-    with open(piece.path, "rb") as stream:
-        if piece.start:
-            # A line belongs to the piece holding its first byte: skip to just after the first newline at or
-            # after start - 1 (if byte start - 1 is a newline, a line begins exactly at start and is ours).
-            stream.seek(piece.start - 1)
-            stream.readline()
-        position = stream.tell()
-        number = 0
-        while position < piece.end:
-            line = stream.readline()
-            if not line:
-                break
-            position += len(line)
-            number += 1
-            yield number, line
+def _present(values: pa.Array, kinds: tuple[str, ...]) -> list[str]:
+    return [kind for kind in kinds if _field(values, kind).null_count < len(values)]
 
 
-def read_lines(pieces: list[Piece], report: LoadReport, strict: bool) -> Iterator[tuple[Any, int, str]]:
-    """(decoded line, order, "file:line") for every readable line of `pieces`."""
-    order = 0
-    for piece in pieces:
-        where = f"{piece.path}" if not piece.start else f"{piece.path} (part from byte {piece.start})"
+def _typed(values: pa.Array) -> pa.Array:
+    """One attribute's AnyValues as a typed column: string, integer, double (integers widen), boolean, string
+    list, all-null; any other mix as text (strings as they are, everything else as JSON)."""
+    kinds = _present(values, (*_SCALAR_KINDS, "arrayValue", "kvlistValue"))
+    if not kinds:
+        return pa.nulls(len(values))
+    if kinds in (["stringValue"], ["bytesValue"], ["boolValue"]):
+        return _field(values, kinds[0])
+    if kinds == ["doubleValue"]:
+        return _field(values, "doubleValue").cast(pa.float64())
+    if kinds == ["intValue"]:
         try:
-            for number, line in _piece_lines(piece):
-                if not line.strip():
+            return _field(values, "intValue").cast(pa.int64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass  # beyond 64 bits: text
+    elif kinds == ["intValue", "doubleValue"]:
+        try:
+            return pc.coalesce(
+                _field(values, "doubleValue").cast(pa.float64()), _field(values, "intValue").cast(pa.float64())
+            )
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+    elif kinds == ["arrayValue"]:
+        lists = _field(_field(values, "arrayValue"), "values")
+        items = pc.list_flatten(lists)
+        strings = _field(items, "stringValue")
+        if strings.null_count == 0:
+            lengths = pc.fill_null(pc.list_value_length(lists), 0).to_numpy()
+            offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+            return pa.ListArray.from_arrays(pa.array(offsets), strings)
+    return pa.array([_text(_any(v)) for v in values.to_pylist()], pa.string())
+
+
+def _any(value: dict[str, Any] | None) -> Any:
+    """An AnyValue as Arrow gives it back (every kind present, all but one None) as a plain Python value."""
+    if value is None:
+        return None
+    for kind, x in value.items():
+        if x is None:
+            continue
+        if kind == "intValue":
+            return int(x)
+        if kind == "arrayValue":
+            return [_any(v) for v in x.get("values") or ()]
+        if kind == "kvlistValue":
+            return {kv["key"]: _any(kv.get("value")) for kv in x.get("values") or ()}
+        return x
+    return None
+
+
+def _text(value: Any) -> str | None:
+    """A value of a mixed-type column as text: strings as they are, anything else as JSON."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"))  # stdlib: also integers beyond 64 bits
+
+
+# --- the line-by-line path: any valid OTLP JSON rewritten to the canonical encoding -------------------------
+_SPAN_KINDS = {
+    "SPAN_KIND_UNSPECIFIED": 0,
+    "SPAN_KIND_INTERNAL": 1,
+    "SPAN_KIND_SERVER": 2,
+    "SPAN_KIND_CLIENT": 3,
+    "SPAN_KIND_PRODUCER": 4,
+    "SPAN_KIND_CONSUMER": 5,
+}
+_STATUS_CODES = {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": 2}
+
+
+def _int(x: Any, names: dict[str, int] | None = None, low: int = -(2**63), high: int = 2**63 - 1) -> int:
+    if isinstance(x, str) and names is not None and x in names:
+        return names[x]
+    if isinstance(x, float) and x.is_integer():
+        x = int(x)
+    if isinstance(x, bool) or not isinstance(x, (int, str)):
+        raise _Malformed(f"not an integer: {x!r}")
+    value = int(x)
+    if not low <= value <= high:
+        raise _Malformed(f"out of range: {x!r}")
+    return value
+
+
+def _str(x: Any, what: str) -> str:
+    if not isinstance(x, str):
+        raise _Malformed(f"{what} is not a string: {x!r}")
+    return x
+
+
+def _canonical_value(value: Any, depth: int) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _Malformed(f"an attribute value is not an object: {value!r}")
+    for kind, x in value.items():
+        if kind in ("stringValue", "bytesValue"):
+            return {kind: _str(x, kind)}
+        if kind == "intValue":
+            try:
+                return {kind: str(_int(x))}
+            except _Malformed:
+                if isinstance(x, (int, str)) and str(x).lstrip("-").isdigit():
+                    return {kind: str(int(x))}  # beyond 64 bits: kept, read as text
+                raise
+        if kind == "doubleValue":
+            if isinstance(x, str) and x in ("NaN", "Infinity", "-Infinity"):
+                return {"stringValue": x}  # JSON has no literal for these: kept by name, as text
+            if isinstance(x, bool) or not isinstance(x, (int, float)):
+                raise _Malformed(f"doubleValue is not a number: {x!r}")
+            return {kind: float(x)}
+        if kind == "boolValue":
+            if not isinstance(x, bool):
+                raise _Malformed(f"boolValue is not a boolean: {x!r}")
+            return {kind: x}
+        if kind in ("arrayValue", "kvlistValue"):
+            if depth > 0:  # deeper than the schema holds: the nested value as JSON text
+                return {"stringValue": json.dumps(_plain(value), separators=(",", ":"))}
+            items = (x or {}).get("values") or []
+            if kind == "arrayValue":
+                return {kind: {"values": [_canonical_value(v, 1) for v in items]}}
+            return {
+                kind: {
+                    "values": [
+                        {"key": _str(kv["key"], "key"), "value": _canonical_value(kv.get("value") or {}, 1)}
+                        for kv in items
+                    ]
+                }
+            }
+    return {}
+
+
+def _plain(value: dict[str, Any]) -> Any:
+    """A raw JSON AnyValue as a plain value (for nested values kept as text)."""
+    for kind, x in value.items():
+        if kind == "intValue":
+            return int(x)
+        if kind == "arrayValue":
+            return [_plain(v) for v in (x or {}).get("values") or ()]
+        if kind == "kvlistValue":
+            return {kv["key"]: _plain(kv.get("value") or {}) for kv in (x or {}).get("values") or ()}
+        return x
+    return None
+
+
+def _canonical_attributes(attributes: Any) -> list[dict[str, Any]]:
+    return [
+        {"key": _str(kv["key"], "key"), "value": _canonical_value(kv.get("value") or {}, 0)} for kv in attributes or ()
+    ]
+
+
+def _canonical(doc: dict[str, Any]) -> dict[str, Any]:
+    """The request in the encoding the schema reads: the fields the data model uses, integers as the spec
+    writes them, enums as numbers. Raises _Malformed (or KeyError/TypeError) on what cannot be read."""
+    out = []
+    for rs in doc.get("resourceSpans") or ():
+        scopes = []
+        for ss in rs.get("scopeSpans") or ():
+            spans = []
+            for span in ss.get("spans") or ():
+                links = span.get("links") or ()
+                status = span.get("status") or {}
+                spans.append(
+                    {
+                        "traceId": _str(span["traceId"], "traceId"),
+                        "spanId": _str(span["spanId"], "spanId"),
+                        "parentSpanId": _str(span.get("parentSpanId") or "", "parentSpanId"),
+                        "name": _str(span.get("name", ""), "name"),
+                        "kind": _int(span.get("kind", 0), _SPAN_KINDS, -128, 127),
+                        "startTimeUnixNano": str(_int(span.get("startTimeUnixNano", 0))),
+                        "endTimeUnixNano": str(_int(span.get("endTimeUnixNano", 0))),
+                        "attributes": _canonical_attributes(span.get("attributes")),
+                        "links": [
+                            {
+                                "traceId": _str(link["traceId"], "link traceId"),
+                                "spanId": _str(link["spanId"], "link spanId"),
+                            }
+                            for link in links[:1]
+                        ],
+                        "status": {
+                            "code": _int(status.get("code", 0), _STATUS_CODES, -128, 127),
+                            "message": _str(status.get("message") or "", "status.message"),
+                        },
+                    }
+                )
+            scope_name = (ss.get("scope") or {}).get("name")
+            scopes.append(
+                {"scope": {"name": None if scope_name is None else _str(scope_name, "scope name")}, "spans": spans}
+            )
+        resource = {"attributes": _canonical_attributes((rs.get("resource") or {}).get("attributes"))}
+        out.append({"resource": resource, "scopeSpans": scopes})
+    return {"resourceSpans": out}
+
+
+# --- blocks of lines ---------------------------------------------------------------------------------------
+@dataclass
+class _Block:
+    path: Path
+    offset: int  # where the block starts in the (decompressed) file
+    data: bytes | memoryview  # whole lines
+    line: int | None = None  # the line number of its first line, when known without a scan
+
+    def first_line(self) -> int:
+        """Counted only when a block takes the line-by-line path (a scan of the file up to the block)."""
+        if self.line is None:
+            count, left = 0, self.offset
+            with _open(self.path) as stream:
+                while left > 0:
+                    chunk = stream.read(min(left, 16 * 1024 * 1024))
+                    if not chunk:
+                        break
+                    count += chunk.count(b"\n")
+                    left -= len(chunk)
+            self.line = count + 1
+        return self.line
+
+
+def _blocks(path: Path, report: LoadReport, strict: bool, block_bytes: int) -> Iterator[_Block]:
+    """Whole lines of a file in blocks of about `block_bytes` (a longer line makes a longer block).
+
+    Plain files are memory-mapped: the blocks are views of the page cache, never copied before Arrow reads
+    them (the map closes when the last view is gone). Compressed files are decompressed block by block."""
+    if not path.name.endswith((".gz", ".zst")):
+        try:
+            with open(path, "rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                if size == 0:
+                    return
+                mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        except OSError as exc:
+            report.bad(str(path), f"cannot read the file: {exc}", strict)
+            return
+        view = memoryview(mapped)
+        start = 0
+        while start < size:
+            end = min(start + block_bytes, size)
+            if end < size:
+                cut = mapped.rfind(b"\n", start, end) + 1 or mapped.find(b"\n", end) + 1 or size
+                end = cut
+            yield _Block(path, start, view[start:end], 1 if start == 0 else None)
+            start = end
+        return
+    line, offset = 1, 0
+    rest = b""
+    try:
+        with _open(path) as stream:
+            while True:
+                data = stream.read(block_bytes)
+                if not data:
+                    break
+                data = rest + data
+                cut = data.rfind(b"\n") + 1
+                if cut == 0:
+                    rest = data  # one line longer than a block: keep reading
                     continue
-                report.lines += 1
-                order += 1
-                try:
-                    doc = orjson.loads(line)
-                except orjson.JSONDecodeError as exc:
-                    report.bad(f"{where}:{number}", f"not JSON ({exc})", strict)
-                    continue
-                if not isinstance(doc, dict) or not isinstance(doc.get("resourceSpans", []), list):
-                    report.bad(f"{where}:{number}", "not an OTLP trace export request", strict)
-                    continue
-                yield doc, order, f"{where}:{number}"
-        except (OSError, EOFError) as exc:  # truncated .gz, unreadable file
-            report.bad(str(piece.path), f"cannot read the rest of the file: {exc}", strict)
+                rest = data[cut:]
+                yield _Block(path, offset, data[:cut], line)
+                line += data.count(b"\n", 0, cut)
+                offset += cut
+    except (OSError, EOFError) as exc:  # truncated .gz, unreadable file: keep what came before
+        report.bad(str(path), f"cannot read the rest of the file: {exc}", strict)
+        return
+    if rest.strip():
+        yield _Block(path, offset, rest, line)
 
 
-PARALLEL_MIN_BYTES = 64 * 1024 * 1024  # below this, worker processes cost more than they save
-PIECE_BYTES = 128 * 1024 * 1024
+def _decode(block: _Block, strict: bool) -> tuple[pa.Table, pa.Table, LoadReport]:
+    """(spans, resources, report) of one block: Arrow at once, or, if the block has any unusual line, line by line."""
+    report = LoadReport()
+    try:
+        requests = _parse(block.data)
+        if not _schema_conforms(requests):
+            raise _Malformed("a field outside the OTLP schema, or of another type")
+        spans, resources = _flatten(requests)
+        report.lines = requests.num_rows
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, _Malformed):
+        spans, resources = _decode_lines(block, report, strict)
+    report.spans, report.resources = spans.num_rows, resources.num_rows
+    return spans, resources, report
 
 
+def _decode_lines(block: _Block, report: LoadReport, strict: bool) -> tuple[pa.Table, pa.Table]:
+    canonical: list[bytes] = []
+    orders: list[int] = []
+    first_line = block.first_line()
+    for number, text in enumerate(bytes(block.data).split(b"\n"), first_line):
+        if not text.strip():
+            continue
+        report.lines += 1
+        where = f"{block.path}:{number}"
+        try:
+            doc = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            report.bad(where, f"not JSON ({exc})", strict)
+            continue
+        if not isinstance(doc, dict) or not isinstance(doc.get("resourceSpans", []), list):
+            report.bad(where, "not an OTLP trace export request", strict)
+            continue
+        try:
+            canonical.append(orjson.dumps(_canonical(doc)))
+        except (_Malformed, KeyError, TypeError, ValueError, AttributeError) as exc:
+            # A malformed span in an otherwise valid line: drop the whole line, keep going.
+            report.bad(where, f"malformed OTLP ({type(exc).__name__}: {exc})", strict)
+            continue
+        orders.append(number - first_line + 1)
+    if not canonical:
+        return _tables({}, {}, 0, 0)
+    try:
+        spans, resources = _flatten(_parse(b"\n".join(canonical) + b"\n", canonical=True))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, _Malformed):
+        # Not expected (the rewrite fits the schema), but never fatal: find the lines Arrow still refuses.
+        spans, resources = _decode_each(block, canonical, orders, report, strict)
+        return spans, resources
+    # Lines were numbered from 1 as kept; give each span its line's place in the block instead.
+    kept = np.asarray(orders, np.int64)
+    order = kept[spans["file_order"].to_numpy() - 1]
+    return spans.set_column(spans.schema.get_field_index("file_order"), "file_order", pa.array(order)), resources
+
+
+def _decode_each(
+    block: _Block, canonical: list[bytes], orders: list[int], report: LoadReport, strict: bool
+) -> tuple[pa.Table, pa.Table]:
+    span_parts, resource_parts, base = [], [], 0
+    for text, order in zip(canonical, orders, strict=True):
+        try:
+            spans, resources = _flatten(_parse(text + b"\n", canonical=True), order)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, _Malformed) as exc:
+            report.bad(f"{block.path}:{block.first_line() + order - 1}", f"malformed OTLP ({exc})", strict)
+            continue
+        span_parts.append(
+            spans.set_column(SPAN_FIELDS.index("resource_row"), "resource_row", pc.add(spans["resource_row"], base))
+        )
+        resource_parts.append(resources.set_column(0, "resource_row", pc.add(resources["resource_row"], base)))
+        base += resources.num_rows
+    if not span_parts:
+        return _tables({}, {}, 0, 0)
+    return _concat(span_parts), _concat(resource_parts)
+
+
+# --- putting it together ------------------------------------------------------------------------------------
 def iter_parts(
-    files: list[Path], report: LoadReport, strict: bool = False, workers: int | None = None
+    files: list[Path], report: LoadReport, strict: bool = False, block_bytes: int | None = None
 ) -> Iterator[tuple[pa.Table, pa.Table]]:
     """Decode and flatten every span of `files`, yielding (spans, resources) parts in input order.
 
-    Large inputs are cut into pieces (at line boundaries) decoded by `workers` processes (default: one per
-    core), at most `workers + 1` pieces in flight, so memory stays bounded whatever the input size. Resource
-    rows and read order are made global across parts; `report` accumulates as parts arrive.
+    One block is decoded in a background thread (Arrow's kernels run without the GIL, on every core) while
+    the caller stores the previous part; at most two blocks are in memory. Resource rows and read order are
+    made global across parts; `report` accumulates as parts arrive.
     """
-    total = sum(p.stat().st_size for p in files)
-    workers = workers or os.cpu_count() or 1
     report.files = [str(p) for p in files]
-    if workers == 1 or total < PARALLEL_MIN_BYTES:
-        parts: Iterator[tuple[pa.Table, pa.Table, LoadReport]] = iter(
-            [_load_pieces(plan_pieces(files, total + 1), strict)]
-        )
-    else:
-        pieces = plan_pieces(files, min(PIECE_BYTES, max(1, total // (2 * workers))))
-        parts = _parallel(pieces, strict, workers)
+    size = block_bytes or BLOCK_BYTES
+    blocks = (block for path in files for block in _blocks(path, report, strict, size))
     resource_offset = 0
-    for index, (spans, resources, part) in enumerate(parts):
-        yield (
-            spans.set_column(
-                spans.schema.get_field_index("resource_row"),
-                "resource_row",
-                pc.add(spans["resource_row"], resource_offset),
-            ).set_column(
-                spans.schema.get_field_index("file_order"), "file_order", pc.add(spans["file_order"], index << 40)
-            ),
-            resources.set_column(0, "resource_row", pc.add(resources["resource_row"], resource_offset)),
-        )
-        resource_offset += resources.num_rows
-        report.lines += part.lines
-        report.bad_lines += part.bad_lines
-        report.problems.extend(part.problems[: max(0, 20 - len(report.problems))])
-        report.spans += part.spans
-        report.resources += part.resources
-
-
-def _parallel(pieces: list[Piece], strict: bool, workers: int) -> Iterator[tuple[pa.Table, pa.Table, LoadReport]]:
-    context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
-    done = 0
-    try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            pending: deque[Future[tuple[pa.Table, pa.Table, LoadReport]]] = deque()
-            queue = iter(pieces)
-            for piece in itertools.islice(queue, workers + 1):
-                pending.append(pool.submit(_load_pieces, [piece], strict))
-            while pending:
-                result = pending.popleft().result()
-                for piece in itertools.islice(queue, 1):
-                    pending.append(pool.submit(_load_pieces, [piece], strict))
-                done += 1
-                yield result
-    except BrokenProcessPool:
-        # Workers cannot start from some hosts (an interactive __main__ without a file): decode the rest here.
-        yield _load_pieces(pieces[done:], strict)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="otel-scale-decode") as pool:
+        pending: deque[Future[tuple[pa.Table, pa.Table, LoadReport]]] = deque()
+        try:
+            for index in itertools.count():
+                while len(pending) < 2:
+                    block = next(blocks, None)
+                    if block is None:
+                        break
+                    pending.append(pool.submit(_decode, block, strict))
+                if not pending:
+                    break
+                spans, resources, part = pending.popleft().result()
+                report.merge(part)
+                if not spans.num_rows and not resources.num_rows:
+                    continue
+                yield (
+                    spans.set_column(
+                        spans.schema.get_field_index("resource_row"),
+                        "resource_row",
+                        pc.add(spans["resource_row"], resource_offset),
+                    ).set_column(
+                        spans.schema.get_field_index("file_order"),
+                        "file_order",
+                        pc.add(spans["file_order"], index << 40),
+                    ),
+                    resources.set_column(0, "resource_row", pc.add(resources["resource_row"], resource_offset)),
+                )
+                resource_offset += resources.num_rows
+        finally:
+            for future in pending:
+                future.cancel()
 
 
 def load_files(
-    files: list[Path], strict: bool = False, workers: int | None = None
+    files: list[Path], strict: bool = False, block_bytes: int | None = None
 ) -> tuple[pa.Table, pa.Table, LoadReport]:
     """All of `iter_parts` at once: (raw_spans, resources, report). For small inputs and tests."""
     report = LoadReport()
     span_tables, resource_tables = [], []
-    for spans, resources in iter_parts(files, report, strict, workers):
+    for spans, resources in iter_parts(files, report, strict, block_bytes):
         span_tables.append(spans)
         resource_tables.append(resources)
     return _concat(span_tables), _concat(resource_tables), report
-
-
-def _load_pieces(pieces: list[Piece], strict: bool) -> tuple[pa.Table, pa.Table, LoadReport]:
-    # Millions of live objects and no reference cycles: the cyclic collector would rescan them all again and
-    # again while the columns grow (measured: 4x slower). Reference counting still frees everything.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return _load(pieces, strict)
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _load(pieces: list[Piece], strict: bool) -> tuple[pa.Table, pa.Table, LoadReport]:
-    report = LoadReport()
-    span_chunks: list[pa.Table] = []
-    resource_chunks: list[pa.Table] = []
-    chunk = _Chunk(0)
-    for doc, order, where in read_lines(pieces, report, strict):
-        spans, resources = chunk.spans, chunk.resources
-        try:
-            chunk.add_line(doc, order)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            # A malformed span in an otherwise valid line: drop the whole line, keep going.
-            chunk.truncate(spans, resources)
-            report.bad(where, f"malformed OTLP ({type(exc).__name__}: {exc})", strict)
-            continue
-        if chunk.spans >= CHUNK_SPANS:
-            _flush(chunk, span_chunks, resource_chunks, report)
-            chunk = _Chunk(report.resources)
-    _flush(chunk, span_chunks, resource_chunks, report)
-    return _concat(span_chunks), _concat(resource_chunks), report
-
-
-def _flush(chunk: _Chunk, span_chunks: list[pa.Table], resource_chunks: list[pa.Table], report: LoadReport) -> None:
-    spans, resources = chunk.tables()
-    span_chunks.append(spans)
-    resource_chunks.append(resources)
-    report.spans += chunk.spans
-    report.resources += chunk.resources
 
 
 def _unified_type(types: list[pa.DataType]) -> pa.DataType:
@@ -469,7 +822,7 @@ def _unified_type(types: list[pa.DataType]) -> pa.DataType:
 
 
 def _concat(tables: list[pa.Table]) -> pa.Table:
-    """Concatenate chunks whose attribute columns differ: missing columns are null, conflicting types widen."""
+    """Concatenate parts whose attribute columns differ: missing columns are null, conflicting types widen."""
     names: dict[str, list[pa.DataType]] = {}
     for table in tables:
         for column in table.schema:
