@@ -142,6 +142,9 @@ def _open(source: Path, strict: bool) -> Any:
         analysis = Analysis.open(source, strict=strict)
     except (AnalysisError, StrictLoadError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
+    except KeyboardInterrupt:
+        click.echo(f"interrupted while loading {source}: nothing was cached, the span files are untouched", err=True)
+        sys.exit(130)
     report = analysis.report
     if report.get("bad_lines"):
         click.echo(f"warning: {report['bad_lines']} unreadable line(s) skipped, e.g. {report['problems'][0]}", err=True)

@@ -25,14 +25,12 @@ import gzip
 import io
 import itertools
 import json
-import mmap
-import os
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import orjson
@@ -87,9 +85,9 @@ def span_files(source: Path) -> list[Path]:
     return sorted(files)
 
 
-def _open(path: Path) -> IO[bytes]:
+def _open(path: Path) -> io.BufferedIOBase:
     if path.name.endswith(".gz"):
-        return gzip.open(path, "rb")  # type: ignore[return-value]
+        return gzip.GzipFile(path, "rb")
     if path.name.endswith(".zst"):
         import zstandard
 
@@ -613,7 +611,7 @@ def _canonical(doc: dict[str, Any]) -> dict[str, Any]:
 class _Block:
     path: Path
     offset: int  # where the block starts in the (decompressed) file
-    data: bytes | memoryview  # whole lines
+    data: bytes | bytearray  # whole lines
     line: int | None = None  # the line number of its first line, when known without a scan
 
     def first_line(self) -> int:
@@ -632,52 +630,42 @@ class _Block:
 
 
 def _blocks(path: Path, report: LoadReport, strict: bool, block_bytes: int) -> Iterator[_Block]:
-    """Whole lines of a file in blocks of about `block_bytes` (a longer line makes a longer block).
-
-    Plain files are memory-mapped: the blocks are views of the page cache, never copied before Arrow reads
-    them (the map closes when the last view is gone). Compressed files are decompressed block by block."""
-    if not path.name.endswith((".gz", ".zst")):
-        try:
-            with open(path, "rb") as f:
-                size = os.fstat(f.fileno()).st_size
-                if size == 0:
-                    return
-                mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-        except OSError as exc:
-            report.bad(str(path), f"cannot read the file: {exc}", strict)
-            return
-        view = memoryview(mapped)
-        start = 0
-        while start < size:
-            end = min(start + block_bytes, size)
-            if end < size:
-                cut = mapped.rfind(b"\n", start, end) + 1 or mapped.find(b"\n", end) + 1 or size
-                end = cut
-            yield _Block(path, start, view[start:end], 1 if start == 0 else None)
-            start = end
-        return
-    line, offset = 1, 0
-    rest = b""
+    """Whole lines of a file in blocks of about `block_bytes` (a longer line makes a longer block), each read
+    straight into its own buffer (one copy; no memory map, which would crash on a file truncated meanwhile).
+    A file that cannot be read to its end keeps the whole lines read before (truncated .gz, I/O error)."""
+    offset, carry = 0, b""
     try:
         with _open(path) as stream:
-            while True:
-                data = stream.read(block_bytes)
-                if not data:
-                    break
-                data = rest + data
-                cut = data.rfind(b"\n") + 1
-                if cut == 0:
-                    rest = data  # one line longer than a block: keep reading
+            eof = False
+            while not eof:
+                buffer = bytearray(len(carry) + block_bytes)
+                buffer[: len(carry)] = carry
+                filled = len(carry)
+                try:
+                    with memoryview(buffer) as view:
+                        while filled < len(buffer):
+                            count = stream.readinto(view[filled:])
+                            if not count:
+                                eof = True
+                                break
+                            filled += count
+                except (OSError, EOFError):
+                    cut = buffer.rfind(b"\n", 0, filled) + 1
+                    if cut:
+                        del buffer[cut:]
+                        yield _Block(path, offset, buffer)
+                    raise
+                cut = filled if eof else buffer.rfind(b"\n", 0, filled) + 1
+                if cut == 0:  # one line longer than a block: read on
+                    carry = bytes(buffer[:filled])
                     continue
-                rest = data[cut:]
-                yield _Block(path, offset, data[:cut], line)
-                line += data.count(b"\n", 0, cut)
+                carry = bytes(buffer[cut:filled])
+                del buffer[cut:]
+                if cut:
+                    yield _Block(path, offset, buffer, 1 if offset == 0 else None)
                 offset += cut
-    except (OSError, EOFError) as exc:  # truncated .gz, unreadable file: keep what came before
+    except (OSError, EOFError) as exc:
         report.bad(str(path), f"cannot read the rest of the file: {exc}", strict)
-        return
-    if rest.strip():
-        yield _Block(path, offset, rest, line)
 
 
 def _decode(block: _Block, strict: bool) -> tuple[pa.Table, pa.Table, LoadReport]:

@@ -215,3 +215,53 @@ def test_lines_without_resources_are_read_not_refused(tmp_path: Path) -> None:
     path.write_bytes(b'{}\n{"resourceSpans": []}\n{"resourceSpans": [{}]}\n')
     _, _, report = load_files([path])
     assert (report.lines, report.bad_lines, report.spans, report.resources) == (3, 0, 0, 1)
+
+
+def test_ctrl_c_mid_load_leaves_no_cache_behind(big: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import signal
+    import threading
+
+    monkeypatch.setattr(load, "BLOCK_BYTES", 4_000)  # ~100 parts: the interrupt lands mid-load
+    cache = big.parent / ".otel-scale"
+
+    def interrupt_after_first_part() -> None:
+        while not list(cache.glob("*-parts-*/spans-*.parquet")):
+            threading.Event().wait(0.001)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    watcher = threading.Thread(target=interrupt_after_first_part, daemon=True)
+    watcher.start()
+    with pytest.raises(KeyboardInterrupt):
+        Analysis.open(big)
+    watcher.join(5)
+    assert list(cache.iterdir()) == []  # no parts, no half-written database
+    assert not [t for t in threading.enumerate() if t.name.startswith("otel-scale-decode")]
+    with Analysis.open(big) as a:  # and the next try just works
+        assert a.report["spans"] == 1201 and not a.cached
+
+
+def test_the_cli_says_what_an_interrupt_left(big: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from otel_scale.analysis.engine import Analysis as Engine
+    from otel_scale.cli import main
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Engine, "open", interrupted)
+    result = CliRunner().invoke(main, ["analyze", str(big)])
+    assert result.exit_code == 130
+    assert "nothing was cached, the span files are untouched" in result.output
+
+
+def test_a_truncated_gz_keeps_the_lines_before_the_cut(big: Path) -> None:
+    whole = gzip.compress(big.read_bytes().replace(b"{broken\n", b""))
+    path = big.with_name("cut.jsonl.gz")
+    path.write_bytes(whole[: len(whole) * 2 // 3])  # the Collector was killed mid-write
+    spans, _, report = load_files([path], block_bytes=20_000)
+    assert report.bad_lines == 1 and "cannot read the rest of the file" in report.problems[0]
+    assert 0 < report.spans < 1201 and report.spans == spans.num_rows
+    # Every container read whole or not at all: lines are never split.
+    assert report.spans % 4 == 1
