@@ -68,7 +68,7 @@ def test_ctrl_c_mid_run_keeps_what_arrived_and_leaves_no_orphans(tmp_path: Path,
         "--to",
         "40",
         "--speed",
-        "20",
+        "5",  # slow enough that the first traces arrive long before the last, even on a loaded machine
         "--out",
         str(tmp_path),
         "--quiet",
@@ -78,7 +78,7 @@ def test_ctrl_c_mid_run_keeps_what_arrived_and_leaves_no_orphans(tmp_path: Path,
     spans_file = None
     while time.monotonic() < deadline:
         files = list(tmp_path.glob("*/spans/traces.jsonl"))
-        if files and files[0].stat().st_size > 0 and len(files[0].read_bytes().splitlines()) >= 3:
+        if files and files[0].stat().st_size > 0:
             spans_file = files[0]
             break
         time.sleep(0.2)

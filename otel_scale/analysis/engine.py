@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -30,7 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from otel_scale import contract
-from otel_scale.analysis.load import SPAN_FIELDS, LoadReport, _text, _unified_type, iter_parts, span_files
+from otel_scale.analysis.load import SPAN_FIELDS, LoadReport, as_text, iter_parts, span_files, unified_type
 
 CACHE_VERSION = "3"  # bump when the schema below changes: old caches are rebuilt
 CACHE_DIR = ".otel-scale"
@@ -102,7 +103,7 @@ class Analysis:
             try:
                 con = duckdb.connect(str(path), read_only=True)
                 meta = dict(con.execute("SELECT key, value FROM _meta").fetchall())
-                if meta.get("fingerprint") == fingerprint and Path(meta.get("parts", "")).is_dir():
+                if meta.get("fingerprint") == fingerprint and meta.get("parts") and Path(meta["parts"]).is_dir():
                     return cls(con, source, json.loads(meta["report"]), cached=True)
                 con.close()
             except duckdb.Error:
@@ -136,10 +137,13 @@ class Analysis:
             analysis._cleanup = weakref.finalize(analysis, shutil.rmtree, parts, True)
             return analysis
         con.close()
+        replaced = _parts_of(path)
         os.replace(tmp, path)
         for old in path.parent.glob(f"{path.stem}-parts-*"):
-            if old != parts:
-                shutil.rmtree(old, ignore_errors=True)  # the parts of the cache just replaced
+            # The parts of the cache just replaced, and those a killed build left a day ago or more; never
+            # those of a build still running next to us.
+            if old != parts and (old == replaced or time.time() - old.stat().st_mtime > 86_400):
+                shutil.rmtree(old, ignore_errors=True)
         return cls(duckdb.connect(str(path), read_only=True), source, summary, cached=False)
 
     def close(self) -> None:
@@ -173,6 +177,18 @@ class Analysis:
         """Column name -> DuckDB type of a view."""
         rows = self.con.execute(f"DESCRIBE {view}").fetchall()
         return {row[0]: row[1] for row in rows}
+
+
+def _parts_of(path: Path) -> Path | None:
+    """The Parquet folder an existing cache database points at, if it is readable."""
+    if not path.exists():
+        return None
+    try:
+        with duckdb.connect(str(path), read_only=True) as con:
+            row = con.execute("SELECT value FROM _meta WHERE key = 'parts'").fetchone()
+    except duckdb.Error:
+        return None
+    return Path(row[0]) if row else None
 
 
 def _fingerprint(files: list[Path], run_file: Path | None, strict: bool) -> str:
@@ -254,14 +270,14 @@ def _union(files: list[tuple[Path, pa.Schema]], hot: dict[str, str]) -> str:
     for _, schema in files:
         for column in schema:
             types.setdefault(column.name, []).append(column.type)
-    target = {name: _unified_type(found) for name, found in types.items()}
+    target = {name: unified_type(found) for name, found in types.items()}
     for file, schema in files:
         convert = [c.name for c in schema if c.type != target[c.name] and not _reads_as(c.type, target[c.name])]
         if convert:
             table = pq.read_table(file)
             for name in convert:
                 i = table.schema.get_field_index(name)
-                table = table.set_column(i, name, _as_text(table[name]))
+                table = table.set_column(i, name, as_text(table[name]))
             pq.write_table(table, file, compression="zstd", compression_level=1)
     columns = [f"CAST({q(name)} AS {_SQL_TYPES.get(type_, 'VARCHAR')}) AS {q(name)}" for name, type_ in target.items()]
     columns += [f"CAST(NULL AS {type_}) AS {q(name)}" for name, type_ in hot.items() if name not in target]
@@ -274,10 +290,6 @@ def _reads_as(found: pa.DataType, target: pa.DataType) -> bool:
     if pa.types.is_null(found) or (found == pa.int64() and target == pa.float64()):
         return True
     return target == pa.string() and found in (pa.int64(), pa.float64())
-
-
-def _as_text(column: pa.ChunkedArray) -> pa.Array:
-    return pa.array([_text(v) for v in column.to_pylist()], pa.string())
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:

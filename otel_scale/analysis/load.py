@@ -466,6 +466,11 @@ def _any(value: dict[str, Any] | None) -> Any:
     return None
 
 
+def as_text(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """A column of any type as text: strings as they are, anything else as JSON."""
+    return pa.array([_text(v) for v in column.to_pylist()], pa.string())
+
+
 def _text(value: Any) -> str | None:
     """A value of a mixed-type column as text: strings as they are, anything else as JSON."""
     if value is None or isinstance(value, str):
@@ -800,7 +805,8 @@ def load_files(
     return _concat(span_tables), _concat(resource_tables), report
 
 
-def _unified_type(types: list[pa.DataType]) -> pa.DataType:
+def unified_type(types: list[pa.DataType]) -> pa.DataType:
+    """The type of a column whose parts disagree: integers and doubles make doubles, any other mix text."""
     distinct = {t for t in types if t != pa.null()}
     if len(distinct) <= 1:
         return distinct.pop() if distinct else pa.string()
@@ -815,7 +821,7 @@ def _concat(tables: list[pa.Table]) -> pa.Table:
     for table in tables:
         for column in table.schema:
             names.setdefault(column.name, []).append(column.type)
-    target = {name: _unified_type(types) for name, types in names.items()}
+    target = {name: unified_type(types) for name, types in names.items()}
     unified = []
     for table in tables:
         columns = []
@@ -826,7 +832,7 @@ def _concat(tables: list[pa.Table]) -> pa.Table:
                     column = (
                         pc.cast(column, type_)
                         if type_ != pa.string() or pa.types.is_primitive(column.type)
-                        else pa.chunked_array([pa.array([_text(v) for v in column.to_pylist()], pa.string())])
+                        else pa.chunked_array([as_text(column)])
                     )
                 columns.append(column)
             else:
