@@ -272,3 +272,10 @@ def test_a_truncated_gz_keeps_the_lines_before_the_cut(big: Path) -> None:
     assert 0 < report.spans < 1201 and report.spans == spans.num_rows
     # Every container read whole or not at all: lines are never split.
     assert report.spans % 4 == 1
+
+
+def test_lines_without_resources_are_read_not_refused(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(b'{}\n{"resourceSpans": []}\n{"resourceSpans": [{}]}\n')
+    _, _, report = load_files([path])
+    assert (report.lines, report.bad_lines, report.spans, report.resources) == (3, 0, 0, 1)
