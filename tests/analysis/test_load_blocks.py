@@ -279,3 +279,22 @@ def test_lines_without_resources_are_read_not_refused(tmp_path: Path) -> None:
     path.write_bytes(b'{}\n{"resourceSpans": []}\n{"resourceSpans": [{}]}\n')
     _, _, report = load_files([path])
     assert (report.lines, report.bad_lines, report.spans, report.resources) == (3, 0, 0, 1)
+
+
+def test_enum_names_are_repaired_without_the_full_rewrite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(
+        _request([attr("n", 1)], kind="SPAN_KIND_CLIENT", status={"code": "STATUS_CODE_OK"})
+        + b"not json\n"
+        + _request([attr("n", 2)], spanId="c" * 16, kind="SPAN_KIND_SERVER")
+    )
+
+    def refuse(doc: Any) -> Any:
+        raise AssertionError("enum names alone took the full rewrite")
+
+    monkeypatch.setattr(load, "_canonical", refuse)
+    spans, _, report = load_files([path])
+    assert spans["kind"].to_pylist() == [3, 2] and spans["status_code"].to_pylist() == [1, 0]
+    assert spans["n"].to_pylist() == [1, 2]
+    assert report.bad_lines == 1 and report.problems[0].startswith(f"{path}:2: not JSON")
+    assert spans["file_order"].to_pylist() == [1, 3]  # each span keeps its line's place
