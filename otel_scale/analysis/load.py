@@ -451,7 +451,8 @@ def _typed(values: pa.Array) -> pa.Array:
 
 
 def _any(value: dict[str, Any] | None) -> Any:
-    """An AnyValue as Arrow gives it back (every kind present, all but one None) as a plain Python value."""
+    """An AnyValue, as JSON has it or as Arrow gives it back (every kind present, all but one None), as a plain
+    Python value: arrays as lists, kvlists as dicts, 64-bit integers (strings in JSON) as ints."""
     if value is None:
         return None
     for kind, x in value.items():
@@ -535,37 +536,19 @@ def _canonical_value(value: Any, depth: int) -> dict[str, Any]:
             return {kind: x}
         if kind in ("arrayValue", "kvlistValue"):
             if depth > 0:  # deeper than the schema holds: the nested value as JSON text
-                return {"stringValue": json.dumps(_plain(value), separators=(",", ":"))}
+                return {"stringValue": json.dumps(_any(value), separators=(",", ":"))}
             items = (x or {}).get("values") or []
             if kind == "arrayValue":
                 return {kind: {"values": [_canonical_value(v, 1) for v in items]}}
-            return {
-                kind: {
-                    "values": [
-                        {"key": _str(kv["key"], "key"), "value": _canonical_value(kv.get("value") or {}, 1)}
-                        for kv in items
-                    ]
-                }
-            }
+            return {kind: {"values": _canonical_attributes(items, 1)}}
     return {}
 
 
-def _plain(value: dict[str, Any]) -> Any:
-    """A raw JSON AnyValue as a plain value (for nested values kept as text)."""
-    for kind, x in value.items():
-        if kind == "intValue":
-            return int(x)
-        if kind == "arrayValue":
-            return [_plain(v) for v in (x or {}).get("values") or ()]
-        if kind == "kvlistValue":
-            return {kv["key"]: _plain(kv.get("value") or {}) for kv in (x or {}).get("values") or ()}
-        return x
-    return None
-
-
-def _canonical_attributes(attributes: Any) -> list[dict[str, Any]]:
+def _canonical_attributes(attributes: Any, depth: int = 0) -> list[dict[str, Any]]:
+    """Key-value lists: attributes (depth 0) and a kvlist's values (depth 1)."""
     return [
-        {"key": _str(kv["key"], "key"), "value": _canonical_value(kv.get("value") or {}, 0)} for kv in attributes or ()
+        {"key": _str(kv["key"], "key"), "value": _canonical_value(kv.get("value") or {}, depth)}
+        for kv in attributes or ()
     ]
 
 
