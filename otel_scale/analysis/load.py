@@ -6,17 +6,17 @@ file-exporter output, rotated (`traces-0001.jsonl`, `…-2026-01-01T00-00-00.000
 number, never fatal unless `strict`. The flattening keeps every attribute: each distinct key becomes a typed
 column (string, integer, double, boolean, string list; anything else as JSON text).
 
-How (docs/decisions.md, "Decoding in Arrow"): files are read in blocks of whole lines. Each block is parsed by
-Arrow's multi-threaded C++ JSON reader against the OTLP request schema, and flattened with vectorised Arrow
-and NumPy kernels: no Python object per span or attribute. A block the schema rejects (a broken line, bare
-numbers for 64-bit integers, enum names, deeper nesting than the schema holds) is read again line by line
-with orjson, each readable line rewritten to the canonical encoding, the rest reported; only those blocks
-pay Python's price.
+How (docs/decisions.md #15): files are read in blocks of whole lines. Arrow's multi-threaded C++ JSON reader
+parses each block, inferring its shape, which `_conforms` checks against the OTLP request schema; vectorised
+Arrow and NumPy kernels flatten it: no Python object per span or attribute. A block Arrow refuses (a broken
+line, enum names, a type that changes within the block, deeper nesting than the schema holds) is read again
+line by line with orjson: enum names become numbers, and if Arrow still refuses, every readable line is
+rewritten to the canonical encoding; the rest are reported. Only those blocks pay Python's price.
 
 Output: parts of two Arrow tables, in input order — spans (one row per span as read, duplicates included,
 with the index of its resource) and resources (one row per `resourceSpans` entry) — that
-`otel_scale.analysis.engine` inserts one at a time into the DuckDB database behind the `spans` and
-`startups` views.
+`otel_scale.analysis.engine` writes one at a time as the Parquet files behind the `spans` and `startups`
+views.
 """
 
 from __future__ import annotations
@@ -317,7 +317,7 @@ def _blank_to_null(strings: pa.Array) -> pa.Array:
 def _flatten(requests: pa.Table, first_order: int = 1) -> tuple[pa.Table, pa.Table]:
     """(spans, resources) of parsed request lines; `first_order` numbers the lines for deduplication order."""
     if requests.num_rows == 0:
-        return _tables({}, {}, 0, 0)
+        return _no_spans()
     if "resourceSpans" in requests.column_names and not pa.types.is_null(requests.schema.field("resourceSpans").type):
         resource_spans = requests.column("resourceSpans").combine_chunks()
     else:  # only lines without resources (`{}`, `{"resourceSpans": []}`)
@@ -353,24 +353,37 @@ def _flatten(requests: pa.Table, first_order: int = 1) -> tuple[pa.Table, pa.Tab
         "file_order": pa.array(line_of_rs[rs_of_span] + first_order, pa.int64()),
     }
     resource_attributes = _pivot(_field(_field(rs, "resource"), "attributes"), len(rs))
-    return _tables(columns, _pivot(_field(spans, "attributes"), n), n, len(rs), resource_attributes)
+    return _tables(columns, _pivot(_field(spans, "attributes"), n), len(rs), resource_attributes)
 
 
 def _tables(
     columns: dict[str, pa.Array],
     span_attributes: dict[str, pa.Array],
-    spans: int,
     resources: int,
-    resource_attributes: dict[str, pa.Array] | None = None,
+    resource_attributes: dict[str, pa.Array],
 ) -> tuple[pa.Table, pa.Table]:
-    if not columns:
-        columns = {name: pa.nulls(0, _FIXED_TYPES[name]) for name in SPAN_FIELDS}
     for key, array in span_attributes.items():
         columns.setdefault(key, array)  # an attribute named like a fixed column stays out of the way
     resource_columns = {"resource_row": pa.array(np.arange(resources), pa.int64())}
-    for key, array in (resource_attributes or {}).items():
+    for key, array in resource_attributes.items():
         resource_columns.setdefault(key, array)
     return pa.table(columns), pa.table(resource_columns)
+
+
+def _no_spans() -> tuple[pa.Table, pa.Table]:
+    return _tables({name: pa.nulls(0, _FIXED_TYPES[name]) for name in SPAN_FIELDS}, {}, 0, {})
+
+
+def _shifted(spans: pa.Table, resources: pa.Table, rows: int, order: int = 0) -> tuple[pa.Table, pa.Table]:
+    """A part with its resource rows moved up by `rows` (and its read order by `order`), to go after others."""
+    spans = spans.set_column(
+        spans.schema.get_field_index("resource_row"), "resource_row", pc.add(spans["resource_row"], rows)
+    )
+    if order:
+        spans = spans.set_column(
+            spans.schema.get_field_index("file_order"), "file_order", pc.add(spans["file_order"], order)
+        )
+    return spans, resources.set_column(0, "resource_row", pc.add(resources["resource_row"], rows))
 
 
 _FIXED_TYPES = {name: pa.string() for name in SPAN_FIELDS} | {
@@ -719,7 +732,7 @@ def _repair_lines(block: _Block, report: LoadReport, strict: bool) -> tuple[pa.T
                 repairable = False
     if repairable:
         if not rewritten:
-            return _tables({}, {}, 0, 0)
+            return _no_spans()
         try:
             requests = _parse(b"\n".join(rewritten) + b"\n")
             if _schema_conforms(requests):
@@ -736,7 +749,7 @@ def _repair_lines(block: _Block, report: LoadReport, strict: bool) -> tuple[pa.T
             continue
         orders.append(order)
     if not rewritten:
-        return _tables({}, {}, 0, 0)
+        return _no_spans()
     try:
         return _placed(_flatten(_parse(b"\n".join(rewritten) + b"\n", canonical=True)), orders)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, _Malformed):
@@ -775,13 +788,12 @@ def _decode_each(
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, _Malformed) as exc:
             report.bad(f"{block.path}:{block.first_line() + order - 1}", f"malformed OTLP ({exc})", strict)
             continue
-        span_parts.append(
-            spans.set_column(SPAN_FIELDS.index("resource_row"), "resource_row", pc.add(spans["resource_row"], base))
-        )
-        resource_parts.append(resources.set_column(0, "resource_row", pc.add(resources["resource_row"], base)))
+        spans, resources = _shifted(spans, resources, base)
+        span_parts.append(spans)
+        resource_parts.append(resources)
         base += resources.num_rows
     if not span_parts:
-        return _tables({}, {}, 0, 0)
+        return _no_spans()
     return _concat(span_parts), _concat(resource_parts)
 
 
@@ -814,18 +826,7 @@ def iter_parts(
                 report.merge(part)
                 if not spans.num_rows and not resources.num_rows:
                     continue
-                yield (
-                    spans.set_column(
-                        spans.schema.get_field_index("resource_row"),
-                        "resource_row",
-                        pc.add(spans["resource_row"], resource_offset),
-                    ).set_column(
-                        spans.schema.get_field_index("file_order"),
-                        "file_order",
-                        pc.add(spans["file_order"], index << 40),
-                    ),
-                    resources.set_column(0, "resource_row", pc.add(resources["resource_row"], resource_offset)),
-                )
+                yield _shifted(spans, resources, resource_offset, index << 40)
                 resource_offset += resources.num_rows
         finally:
             for future in pending:
